@@ -1,0 +1,93 @@
+//! Every error a client can be answered with. `code()` is the only place the wire codes are
+//! spelled, so docs/PROTOCOL.md and the code cannot drift apart silently (a test checks they are
+//! unique).
+
+/// A rule a client request broke, or a server condition it ran into.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChatError {
+    /// The payload does not have the documented shape.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Room name is not 1–64 code points without whitespace or control characters.
+    #[error("invalid room name: 1-64 characters, no whitespace or control characters")]
+    InvalidRoom,
+    /// The client is not a member of the room it addressed.
+    #[error("you are not in this room; join it first")]
+    NotInRoom,
+    /// The message text is empty or only whitespace.
+    #[error("message text is empty")]
+    Empty,
+    /// The message text is longer than the limit, in code points.
+    #[error("message text is longer than {max_chars} characters")]
+    TooLong {
+        /// The limit that was exceeded.
+        max_chars: usize,
+    },
+    /// The client sends faster than its rate limit allows.
+    #[error("too many messages; retry in {retry_ms} ms")]
+    RateLimited {
+        /// Milliseconds until one more message will be accepted.
+        retry_ms: u64,
+    },
+    /// Display name is not 1–32 code points (after trimming) without control characters.
+    #[error("invalid name: 1-32 characters after trimming, no control characters")]
+    InvalidName,
+    /// The message store cannot be reached; nothing was stored or delivered.
+    #[error("message store unavailable; try again")]
+    Unavailable,
+}
+
+impl ChatError {
+    /// The stable wire code of this error (a contract: never rename).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChatError::BadRequest(_) => "bad_request",
+            ChatError::InvalidRoom => "invalid_room",
+            ChatError::NotInRoom => "not_in_room",
+            ChatError::Empty => "empty",
+            ChatError::TooLong { .. } => "too_long",
+            ChatError::RateLimited { .. } => "rate_limited",
+            ChatError::InvalidName => "invalid_name",
+            ChatError::Unavailable => "unavailable",
+        }
+    }
+
+    /// Milliseconds the client should wait before retrying, where that is known.
+    pub fn retry_ms(&self) -> Option<u64> {
+        match self {
+            ChatError::RateLimited { retry_ms } => Some(*retry_ms),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_snake_case() {
+        let all = [
+            ChatError::BadRequest(String::new()),
+            ChatError::InvalidRoom,
+            ChatError::NotInRoom,
+            ChatError::Empty,
+            ChatError::TooLong { max_chars: 1 },
+            ChatError::RateLimited { retry_ms: 1 },
+            ChatError::InvalidName,
+            ChatError::Unavailable,
+        ];
+        let codes: HashSet<_> = all.iter().map(ChatError::code).collect();
+        assert_eq!(codes.len(), all.len());
+        for code in codes {
+            assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
+        }
+    }
+
+    #[test]
+    fn only_rate_limited_has_retry_ms() {
+        assert_eq!(ChatError::RateLimited { retry_ms: 7 }.retry_ms(), Some(7));
+        assert_eq!(ChatError::Empty.retry_ms(), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! The chat domain, pure: what a valid name, room and message are, which errors a client can get,
+//! and who is in which room. No tokio, axum, socketioxide or sqlx here, so every rule is tested
+//! in milliseconds and the transport and storage crates share one definition of each.
+//!
+//! - [`name`]: [`UserName`], validated display names.
+//! - [`room`]: [`RoomName`], validated room names.
+//! - [`message`]: [`NewMessage`] (checked input), [`Message`] (stored), [`Cid`].
+//! - [`error`]: [`ChatError`] and its wire codes.
+//! - [`presence`]: room membership bookkeeping.
+
+pub mod error;
+pub mod message;
+pub mod name;
+pub mod presence;
+pub mod room;
+
+pub use error::ChatError;
+pub use message::{Cid, Limits, Message, MessageId, NewMessage};
+pub use name::UserName;
+pub use presence::Presence;
+pub use room::RoomName;
+
+/// The room every client is in from the moment it connects.
+pub const LOBBY: &str = "lobby";

@@ -1,0 +1,205 @@
+//! Messages: [`NewMessage`] is a checked request to store one, [`Message`] is one that is stored
+//! (it has an id). [`Cid`] is the client-chosen id that makes a retried `send` idempotent.
+
+use crate::{ChatError, RoomName, UserName};
+use serde::{Deserialize, Serialize};
+
+/// Store-assigned message id: increases in storage order, across rooms and restarts.
+pub type MessageId = i64;
+
+/// Longest client message id, in code points.
+pub const MAX_CID_CHARS: usize = 64;
+
+/// Limits applied to protocol-v1 messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest `send` text, in Unicode code points.
+    pub max_text_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_text_chars: 4000,
+        }
+    }
+}
+
+/// A validated client message id (1–64 code points).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Cid(String);
+
+impl Cid {
+    /// Checks `raw`; a cid is part of the payload shape, so a bad one is `bad_request`.
+    pub fn new(raw: &str) -> Result<Self, ChatError> {
+        let chars = raw.chars().count();
+        if chars == 0 || chars > MAX_CID_CHARS {
+            return Err(ChatError::BadRequest(format!(
+                "cid must be 1-{MAX_CID_CHARS} characters"
+            )));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The cid as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A message that passed every rule and may be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Where it goes.
+    pub room: RoomName,
+    /// Who sent it.
+    pub name: UserName,
+    /// What it says; never blank.
+    pub text: String,
+    /// Client id for de-duplication, if the client gave one.
+    pub cid: Option<Cid>,
+    /// Milliseconds since the Unix epoch when the server accepted it.
+    pub ts: i64,
+}
+
+impl NewMessage {
+    /// A protocol-v1 `send`: text must be non-blank and at most `limits.max_text_chars`.
+    pub fn new(
+        room: RoomName,
+        name: UserName,
+        text: String,
+        cid: Option<Cid>,
+        limits: &Limits,
+        ts: i64,
+    ) -> Result<Self, ChatError> {
+        check_not_blank(&text)?;
+        if text.chars().count() > limits.max_text_chars {
+            return Err(ChatError::TooLong {
+                max_chars: limits.max_text_chars,
+            });
+        }
+        Ok(Self {
+            room,
+            name,
+            text,
+            cid,
+            ts,
+        })
+    }
+
+    /// A seed-protocol `chat message`: goes to the lobby. Only the transport's size limit applies,
+    /// as in the Node original (a 100 KB message must arrive intact); blank text is refused.
+    pub fn seed(name: UserName, text: String, ts: i64) -> Result<Self, ChatError> {
+        check_not_blank(&text)?;
+        Ok(Self {
+            room: RoomName::lobby(),
+            name,
+            text,
+            cid: None,
+            ts,
+        })
+    }
+}
+
+fn check_not_blank(text: &str) -> Result<(), ChatError> {
+    if text.trim().is_empty() {
+        Err(ChatError::Empty)
+    } else {
+        Ok(())
+    }
+}
+
+/// A stored message, exactly as clients receive it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Store-assigned id.
+    pub id: MessageId,
+    /// Room it was sent to.
+    pub room: String,
+    /// Sender's display name at the time.
+    pub name: String,
+    /// The text, byte-for-byte as sent.
+    pub text: String,
+    /// Milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// The sender's client id, if it gave one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cid: Option<String>,
+}
+
+impl Message {
+    /// The stored form of `new` under `id`.
+    pub fn stored(id: MessageId, new: &NewMessage) -> Self {
+        Self {
+            id,
+            room: new.room.as_str().to_owned(),
+            name: new.name.as_str().to_owned(),
+            text: new.text.clone(),
+            ts: new.ts,
+            cid: new.cid.as_ref().map(|c| c.as_str().to_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v1(text: &str) -> Result<NewMessage, ChatError> {
+        NewMessage::new(
+            RoomName::lobby(),
+            UserName::new("a").unwrap(),
+            text.to_owned(),
+            None,
+            &Limits::default(),
+            0,
+        )
+    }
+
+    #[test]
+    fn text_length_counts_code_points() {
+        assert!(v1(&"😀".repeat(4000)).is_ok());
+        assert_eq!(
+            v1(&"😀".repeat(4001)),
+            Err(ChatError::TooLong { max_chars: 4000 })
+        );
+        assert!(v1(&"a".repeat(4000)).is_ok());
+    }
+
+    #[test]
+    fn blank_text_is_empty() {
+        for blank in ["", " ", "\n\t", "\u{3000}"] {
+            assert_eq!(v1(blank), Err(ChatError::Empty), "{blank:?}");
+        }
+        assert_eq!(
+            NewMessage::seed(UserName::guest(1), " ".into(), 0),
+            Err(ChatError::Empty)
+        );
+    }
+
+    #[test]
+    fn seed_messages_have_no_text_limit_and_go_to_lobby() {
+        let big = "x".repeat(100_000);
+        let m = NewMessage::seed(UserName::guest(1), big.clone(), 5).unwrap();
+        assert_eq!(m.room, RoomName::lobby());
+        assert_eq!(m.text, big);
+    }
+
+    #[test]
+    fn cid_limits() {
+        assert!(Cid::new(&"c".repeat(64)).is_ok());
+        assert_eq!(Cid::new("").unwrap_err().code(), "bad_request");
+        assert_eq!(Cid::new(&"c".repeat(65)).unwrap_err().code(), "bad_request");
+    }
+
+    #[test]
+    fn message_json_shape() {
+        let new = v1("<b>hi</b>").unwrap();
+        let json = serde_json::to_value(Message::stored(7, &new)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"id":7,"room":"lobby","name":"a","text":"<b>hi</b>","ts":0})
+        );
+    }
+}
