@@ -61,6 +61,9 @@ pub struct NewMessage {
     pub cid: Option<Cid>,
     /// Milliseconds since the Unix epoch when the server accepted it.
     pub ts: i64,
+    /// Sent with the seed protocol's `chat message`: seed clients then get the text unchanged
+    /// instead of `"name: text"`. Not stored; only live delivery needs it.
+    pub from_seed: bool,
 }
 
 impl NewMessage {
@@ -85,6 +88,7 @@ impl NewMessage {
             text,
             cid,
             ts,
+            from_seed: false,
         })
     }
 
@@ -98,6 +102,7 @@ impl NewMessage {
             text,
             cid: None,
             ts,
+            from_seed: true,
         })
     }
 }
@@ -126,6 +131,10 @@ pub struct Message {
     /// The sender's client id, if it gave one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cid: Option<String>,
+    /// Copied from [`NewMessage::from_seed`] for live delivery; never on the wire, false when
+    /// read back from the store.
+    #[serde(skip)]
+    pub from_seed: bool,
 }
 
 impl Message {
@@ -138,6 +147,7 @@ impl Message {
             text: new.text.clone(),
             ts: new.ts,
             cid: new.cid.as_ref().map(|c| c.as_str().to_owned()),
+            from_seed: new.from_seed,
         }
     }
 }
