@@ -1,0 +1,97 @@
+// Screenshots of our page (desktop 1280×800 and phone 390×844, light and dark) for a human to look at.
+// Written to interop/browser/screenshots/ (gitignored).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  startServer, launchBrowser, openChat, send, waitForMessage, joinRoom, screenshotDir, sleep,
+} from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  await mkdir(screenshotDir, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const conversation = [
+  ['alice', '大家好！新的聊天室上线了 🎉'],
+  ['bob', 'Nice. Is history durable now?'],
+  ['alice', 'Yes: SQLite or PostgreSQL, and reconnects catch up with `since`.'],
+  ['alice', 'Try scrolling up for older messages.'],
+  ['carol', 'Looks great on my phone too 📱'],
+  ['bob', 'Long lines wrap nicely: https://example.com/a/very/long/path/that/keeps/going/and/going/to/test/wrapping'],
+  ['carol', '<img src=x onerror=alert(1)> shows as text'],
+  ['bob', 'Multi-line\nmessages\nwork as well'],
+];
+
+test('screenshots: desktop and phone, light and dark', async () => {
+  const users = {};
+  for (const name of ['alice', 'bob', 'carol']) users[name] = await openChat(browser, server.url, name);
+  const shots = [];
+  try {
+    await joinRoom(users.alice.page, 'design');
+    await users.alice.page.click('#room-list [data-room="lobby"]');
+    await users.alice.page.locator('#room-name', { hasText: 'lobby' }).waitFor();
+    for (const [who, text] of conversation) {
+      await send(users[who].page, text);
+      await waitForMessage(users.bob.page, text);
+    }
+    const viewer = users.bob;
+    await viewer.page.fill('#composer-input', 'Sounds good');
+    await users.carol.page.type('#composer-input', 'typ');
+
+    const views = [
+      { tag: 'desktop', viewport: { width: 1280, height: 800 } },
+      { tag: 'phone', viewport: { width: 390, height: 844 }, isMobile: true, deviceScaleFactor: 2 },
+    ];
+    for (const v of views) {
+      const me = await openChat(browser, server.url, 'dana', { viewport: v.viewport, isMobile: v.isMobile, deviceScaleFactor: v.deviceScaleFactor });
+      await waitForMessage(me.page, conversation.at(-1)[1]);
+      await send(me.page, 'Hi all, dana here 👋');
+      await waitForMessage(me.page, 'Hi all, dana here 👋');
+      await users.carol.page.type('#composer-input', 'i');
+      await me.page.locator('#typing', { hasText: 'carol is typing…' }).waitFor();
+      for (const scheme of ['light', 'dark']) {
+        await me.page.emulateMedia({ colorScheme: scheme });
+        await sleep(200);
+        const file = path.join(screenshotDir, `${v.tag}-${scheme}.png`);
+        await me.page.screenshot({ path: file });
+        shots.push(file);
+        if (v.tag === 'phone') {
+          await me.page.click('#menu-button');
+          await me.page.locator('#app[data-sidebar="open"]').waitFor();
+          await sleep(300);
+          const f2 = path.join(screenshotDir, `phone-${scheme}-sidebar.png`);
+          await me.page.screenshot({ path: f2 });
+          shots.push(f2);
+          await me.page.keyboard.press('Escape');
+          await sleep(300);
+        }
+      }
+      await me.context.close();
+    }
+
+    // the name prompt
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
+    const p = await ctx.newPage();
+    await p.goto(server.url + '/');
+    await p.locator('#name-input').waitFor();
+    const f = path.join(screenshotDir, 'desktop-dark-name-prompt.png');
+    await p.screenshot({ path: f });
+    shots.push(f);
+    await ctx.close();
+    process.stderr.write(`# screenshots:\n${shots.map((s) => '#   ' + s).join('\n')}\n`);
+    assert.ok(shots.length >= 6);
+  } finally {
+    for (const u of Object.values(users)) await u.context.close();
+  }
+});
