@@ -1,1 +1,206 @@
-//! placeholder
+//! Message storage for the chat server: one [`Store`] handle over SQLite, PostgreSQL or memory.
+//!
+//! Writes go through a single writer task that commits waiting appends together ("group
+//! commit"): [`Store::append`] returns once its message's transaction has committed, and the
+//! writer then publishes every committed batch's new messages, in ascending id order, on the
+//! committed feed returned by [`Store::open`]. Because there is one writer per store, ids
+//! increase in commit order, across rooms and restarts, so a client that saw id N can recover
+//! everything after it with [`Store::since`].
+//!
+//! Reads ([`Store::latest`], [`Store::before`], [`Store::since`]) go through a separate read
+//! pool and never wait for the writer (SQLite in WAL mode, PostgreSQL MVCC).
+//!
+//! Database URLs:
+//! - `sqlite://path/to/file.db` (relative) or `sqlite:///abs/path.db`: created if missing,
+//!   WAL with `synchronous=NORMAL`: an acknowledged message survives `kill -9` of the process
+//!   (it is in the WAL file before `append` returns); an OS crash or power loss may lose the
+//!   last few transactions.
+//! - `sqlite::memory:`: an SQLite database in process memory (tests).
+//! - `memory`: no SQL at all, same semantics (tests).
+//! - `postgres://USER[:PASSWORD]@HOST:PORT/DB` or `postgresql://...`, any parameter sqlx's
+//!   `PgConnectOptions` knows, plus `schema=NAME`: use (and create) that schema instead of
+//!   `public` (each test run uses its own).
+//!
+//! Failure: if a transaction fails (database down), every append of that batch gets `Err`,
+//! nothing is published, and the next batch tries again (the pools reconnect). A failure at
+//! commit time is ambiguous (the commit may have happened); a client retry with the same `cid`
+//! is then answered with the original message. Dropping an `append` future after it was
+//! queued does not cancel the write.
+//!
+//! Several server processes on one PostgreSQL database each have their own writer; ids then
+//! increase in commit order per process only.
+
+mod backend;
+mod batch;
+mod error;
+mod memory;
+mod postgres;
+mod sqlite;
+
+pub use error::StoreError;
+
+use backend::{AnyBackend, Backend, Window};
+use batch::{Command, Counters};
+use chatroom_core::{Message, MessageId, NewMessage, RoomName};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::sync::{mpsc, oneshot};
+
+/// Appends that may wait for the writer before `append` itself waits (backpressure).
+const REQUEST_QUEUE: usize = 8192;
+/// Committed batches the feed holds before the writer waits for its reader.
+pub const FEED_CAPACITY: usize = 1024;
+
+/// The committed feed: each item is one committed batch's new messages, ascending by id.
+pub type Feed = mpsc::Receiver<Vec<Arc<Message>>>;
+
+/// A cheap, cloneable handle: a channel to the one writer task, and the read pool.
+#[derive(Clone)]
+pub struct Store {
+    requests: mpsc::Sender<Command>,
+    backend: AnyBackend,
+    counters: Arc<Counters>,
+}
+
+/// The result of [`Store::append`].
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The stored message; for a duplicate, the original one.
+    pub message: Arc<Message>,
+    /// True if (room, cid) was already stored: nothing new was stored or published.
+    pub duplicate: bool,
+}
+
+/// Part of a room's history, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The messages, ascending by id.
+    pub messages: Vec<Message>,
+    /// Whether more messages lie beyond this page in the direction read (older for
+    /// `latest`/`before`, newer for `since`).
+    pub more: bool,
+}
+
+/// What the writer has done since `open` (for tests, metrics and the throughput example).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Transactions committed.
+    pub transactions: u64,
+    /// Transactions that failed (rolled back or timed out).
+    pub failed_transactions: u64,
+    /// New messages stored.
+    pub stored: u64,
+    /// Appends answered with an existing message (same room and cid).
+    pub duplicates: u64,
+}
+
+impl Store {
+    /// Opens the store at `url` (see the crate docs for the forms), runs the embedded
+    /// migrations and starts the writer. Returns the handle and the committed feed.
+    ///
+    /// An unknown scheme, a bad URL or a database that cannot be reached is an `Err` whose
+    /// `Display` is one line naming the database (never its password) and the cause.
+    pub async fn open(url: &str) -> Result<(Store, Feed), StoreError> {
+        let url = url.trim();
+        let backend = if url == "memory" {
+            AnyBackend::Memory(memory::MemoryBackend::default())
+        } else if url.starts_with("sqlite:") {
+            AnyBackend::Sqlite(sqlite::open(url).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            AnyBackend::Postgres(postgres::open(url).await?)
+        } else {
+            return Err(StoreError::UnknownScheme {
+                url: error::redact(url),
+            });
+        };
+        let (requests, requests_rx) = mpsc::channel(REQUEST_QUEUE);
+        let (feed_tx, feed) = mpsc::channel(FEED_CAPACITY);
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(batch::run(
+            backend.clone(),
+            requests_rx,
+            feed_tx,
+            Arc::clone(&counters),
+        ));
+        Ok((
+            Store {
+                requests,
+                backend,
+                counters,
+            },
+            feed,
+        ))
+    }
+
+    /// Stores one message durably; returns after its transaction has committed (and after the
+    /// message was put on the committed feed). If (room, cid) was stored before, returns the
+    /// ORIGINAL message with `duplicate: true` and stores nothing.
+    pub async fn append(&self, msg: NewMessage) -> Result<Appended, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Command::Append(msg, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The last `limit` messages of `room`, oldest first; `more`: older ones exist.
+    pub async fn latest(&self, room: &RoomName, limit: u32) -> Result<Page, StoreError> {
+        self.backend.page(room.as_str(), Window::Latest, limit).await
+    }
+
+    /// Up to `limit` messages of `room` with id < `before` (the newest of those), oldest first;
+    /// `more`: still older ones exist.
+    pub async fn before(
+        &self,
+        room: &RoomName,
+        before: MessageId,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        self.backend
+            .page(room.as_str(), Window::Before(before), limit)
+            .await
+    }
+
+    /// Up to `limit` messages of `room` with id > `since` (the oldest of those), oldest first;
+    /// `more`: there are more after them.
+    pub async fn since(
+        &self,
+        room: &RoomName,
+        since: MessageId,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        self.backend
+            .page(room.as_str(), Window::Since(since), limit)
+            .await
+    }
+
+    /// Cheap liveness probe: the writer is running and the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        if self.requests.is_closed() {
+            return Err(StoreError::Closed);
+        }
+        self.backend.ping().await
+    }
+
+    /// Finishes the appends queued so far, stops the writer and closes the connections. The
+    /// committed feed ends after its last batch. Appends after this return `Closed`.
+    pub async fn close(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.requests.send(Command::Close(ack)).await.is_ok() {
+            // Err only if the writer is already gone: closed either way.
+            let _ = done.await;
+        }
+    }
+
+    /// Counters of the writer since `open`.
+    pub fn stats(&self) -> StoreStats {
+        let c = &self.counters;
+        StoreStats {
+            transactions: c.transactions.load(Ordering::Relaxed),
+            failed_transactions: c.failed_transactions.load(Ordering::Relaxed),
+            stored: c.stored.load(Ordering::Relaxed),
+            duplicates: c.duplicates.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Group commit: the single writer task. `append` sends a request over a channel; the writer
+//! takes the first waiting request, drains whatever else is already queued (up to
+//! [`MAX_BATCH`]), writes them all in one transaction, publishes the batch's new messages on the
+//! committed feed (ascending ids), and only then answers each request. One writer means ids
+//! increase in commit order, which is the order clients see on the feed.
+
+use crate::backend::{Backend, Stored};
+use crate::{Appended, StoreError};
+use chatroom_core::{Message, NewMessage};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most requests written in one transaction.
+pub(crate) const MAX_BATCH: usize = 1000;
+/// A batch that takes longer than this fails with [`StoreError::Timeout`] (the database hangs).
+const BATCH_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the writer is asked to do.
+pub(crate) enum Command {
+    /// Store one message and answer on the oneshot.
+    Append(NewMessage, oneshot::Sender<Result<Appended, StoreError>>),
+    /// Finish the queued appends, close the backend, stop; answer when done.
+    Close(oneshot::Sender<()>),
+}
+
+/// Counters the writer keeps; read through [`crate::Store::stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub transactions: AtomicU64,
+    pub failed_transactions: AtomicU64,
+    pub stored: AtomicU64,
+    pub duplicates: AtomicU64,
+}
+
+type Reply = oneshot::Sender<Result<Appended, StoreError>>;
+
+/// The writer loop; returns when asked to close or when every `Store` handle is gone.
+pub(crate) async fn run<B: Backend>(
+    backend: B,
+    mut requests: mpsc::Receiver<Command>,
+    feed: mpsc::Sender<Vec<Arc<Message>>>,
+    counters: Arc<Counters>,
+) {
+    let mut batch: Vec<NewMessage> = Vec::with_capacity(MAX_BATCH);
+    let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
+    let mut close_ack = None;
+    while close_ack.is_none() {
+        let Some(first) = requests.recv().await else {
+            break; // every Store handle dropped
+        };
+        let mut next = Some(first);
+        while let Some(command) = next.take() {
+            match command {
+                Command::Append(msg, reply) => {
+                    batch.push(msg);
+                    replies.push(reply);
+                }
+                Command::Close(ack) => {
+                    close_ack = Some(ack);
+                    break;
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = requests.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            commit(&backend, &batch, &mut replies, &feed, &counters).await;
+            batch.clear();
+            replies.clear();
+        }
+    }
+    // Refuse whatever was queued after the close request (dropping a reply sender makes that
+    // `append` return `Closed`).
+    requests.close();
+    while requests.recv().await.is_some() {}
+    backend.close().await;
+    if let Some(ack) = close_ack {
+        // The closer may have stopped waiting; nothing to do then.
+        let _ = ack.send(());
+    }
+}
+
+/// Writes `batch` in one transaction and answers `replies` (same order). If the transaction
+/// fails because of the data (a database error, not a lost connection), each message is retried
+/// in its own transaction so one bad message cannot fail its neighbours.
+async fn commit<B: Backend>(
+    backend: &B,
+    batch: &[NewMessage],
+    replies: &mut Vec<Reply>,
+    feed: &mpsc::Sender<Vec<Arc<Message>>>,
+    counters: &Counters,
+) {
+    match transaction(backend, batch, counters).await {
+        Ok(stored) => publish(stored, replies.drain(..), feed, counters).await,
+        Err(e) if e.is_data_error() && batch.len() > 1 => {
+            tracing::warn!(error = %e, size = batch.len(), "batch failed; retrying one by one");
+            for (msg, reply) in batch.iter().zip(replies.drain(..)) {
+                match transaction(backend, std::slice::from_ref(msg), counters).await {
+                    Ok(stored) => publish(stored, std::iter::once(reply), feed, counters).await,
+                    Err(e) => {
+                        // The caller may have gone away; nothing to tell then.
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, size = batch.len(), "batch failed; nothing stored");
+            for reply in replies.drain(..) {
+                // The caller may have gone away; nothing to tell then.
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// One transaction with a deadline, counted.
+async fn transaction<B: Backend>(
+    backend: &B,
+    batch: &[NewMessage],
+    counters: &Counters,
+) -> Result<Vec<Stored>, StoreError> {
+    let result = tokio::time::timeout(BATCH_TIMEOUT, backend.insert_batch(batch))
+        .await
+        .unwrap_or(Err(StoreError::Timeout(BATCH_TIMEOUT)));
+    match &result {
+        Ok(_) => counters.transactions.fetch_add(1, Ordering::Relaxed),
+        Err(_) => counters.failed_transactions.fetch_add(1, Ordering::Relaxed),
+    };
+    result
+}
+
+/// Sends the committed batch's new messages on the feed (waiting if it is full), then answers.
+async fn publish(
+    stored: Vec<Stored>,
+    replies: impl Iterator<Item = Reply>,
+    feed: &mpsc::Sender<Vec<Arc<Message>>>,
+    counters: &Counters,
+) {
+    let mut fresh: Vec<Arc<Message>> = stored
+        .iter()
+        .filter(|s| !s.duplicate)
+        .map(|s| Arc::clone(&s.message))
+        .collect();
+    fresh.sort_by_key(|m| m.id);
+    let new = fresh.len() as u64;
+    counters.stored.fetch_add(new, Ordering::Relaxed);
+    counters
+        .duplicates
+        .fetch_add(stored.len() as u64 - new, Ordering::Relaxed);
+    if !fresh.is_empty() && feed.send(fresh).await.is_err() {
+        tracing::debug!("committed feed has no receiver; messages stored but not delivered");
+    }
+    for (s, reply) in stored.into_iter().zip(replies) {
+        // The caller may have gone away (its future was dropped); the message is stored anyway.
+        let _ = reply.send(Ok(Appended {
+            message: s.message,
+            duplicate: s.duplicate,
+        }));
+    }
+}

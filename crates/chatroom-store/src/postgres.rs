@@ -1,0 +1,212 @@
+//! PostgreSQL backend. The writer task's pool has one connection; reads use a small pool. Both
+//! reconnect by themselves when the database comes back after an outage.
+//!
+//! URL: anything sqlx's `PgConnectOptions` accepts (`postgres://` or `postgresql://`), plus one
+//! parameter of our own, `schema=NAME` (ASCII letters, digits, `_`): the schema is created if
+//! missing and becomes the connections' only `search_path`, so the table and the migration
+//! bookkeeping live there (tests use one schema each). sqlx's own
+//! `options=-c%20search_path%3DNAME` works too, but then the schema must already exist.
+
+use crate::backend::{Backend, MessageRow, Stored, Window, into_page, sql};
+use crate::error::redact;
+use crate::{Page, StoreError};
+use chatroom_core::{Message, NewMessage};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long `open` waits for the first connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a read or a batch waits for a connection at runtime before failing (`unavailable`).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+const READ_CONNECTIONS: u32 = 4;
+
+/// The writer's pool (one connection) and the read pool.
+#[derive(Clone)]
+pub(crate) struct PgBackend {
+    write: PgPool,
+    read: PgPool,
+}
+
+/// Connects to `url`, creates the `schema=` schema if one is named, and runs the migrations.
+pub(crate) async fn open(url: &str) -> Result<PgBackend, StoreError> {
+    let shown = redact(url);
+    let invalid = |reason: String| StoreError::InvalidUrl {
+        url: shown.clone(),
+        reason,
+    };
+    let (url, schema) = split_schema(url).map_err(invalid)?;
+    let mut opts = PgConnectOptions::from_str(&url).map_err(|e| invalid(e.to_string()))?;
+    if let Some(schema) = &schema {
+        opts = opts.options([("search_path", schema.as_str())]);
+    }
+    let target = format!(
+        "postgres://{}@{}:{}/{}{}",
+        opts.get_username(),
+        opts.get_host(),
+        opts.get_port(),
+        opts.get_database().unwrap_or(""),
+        schema.as_deref().map(|s| format!(" (schema {s})")).unwrap_or_default()
+    );
+    let connect_err = |e| StoreError::Connect {
+        target: target.clone(),
+        source: Arc::new(e),
+    };
+
+    // A direct connection first: the pool would retry a refused connection until its timeout
+    // and then report only "pool timed out".
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, opts.connect())
+        .await
+        .map_err(|_| {
+            connect_err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {CONNECT_TIMEOUT:?}"),
+            )))
+        })?
+        .map_err(connect_err)?;
+    if let Some(schema) = &schema {
+        // `schema` is validated to [A-Za-z0-9_]+, so quoting it is enough.
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            .execute(&mut conn)
+            .await
+            .map_err(connect_err)?;
+    }
+    conn.close().await.map_err(connect_err)?;
+
+    let write = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(opts.clone())
+        .await
+        .map_err(connect_err)?;
+    sqlx::migrate!("migrations/postgres")
+        .run(&write)
+        .await
+        .map_err(|e| StoreError::Migrate {
+            target: target.clone(),
+            source: Arc::new(e),
+        })?;
+    let read = PgPoolOptions::new()
+        .max_connections(READ_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(opts);
+    Ok(PgBackend { write, read })
+}
+
+/// Removes our `schema=NAME` parameter from `url`; returns the rest and the schema.
+fn split_schema(url: &str) -> Result<(String, Option<String>), String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut schema = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("schema=") {
+            Some(name) => {
+                if name.is_empty()
+                    || name.len() > 63
+                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
+                    return Err(format!(
+                        "schema must be 1-63 ASCII letters, digits or '_', got {name:?}"
+                    ));
+                }
+                schema = Some(name.to_owned());
+            }
+            None => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((rest, schema))
+}
+
+impl Backend for PgBackend {
+    async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let mut out = Vec::with_capacity(batch.len());
+        for new in batch {
+            let cid = new.cid.as_ref().map(|c| c.as_str());
+            let id: Option<i64> = sqlx::query_scalar(sql::INSERT)
+                .bind(new.room.as_str())
+                .bind(new.name.as_str())
+                .bind(new.text.as_str())
+                .bind(new.ts)
+                .bind(cid)
+                .fetch_optional(&mut *tx)
+                .await?;
+            out.push(match id {
+                Some(id) => Stored {
+                    message: Arc::new(Message::stored(id, new)),
+                    duplicate: false,
+                },
+                None => {
+                    let row: MessageRow = sqlx::query_as(sql::BY_CID)
+                        .bind(new.room.as_str())
+                        .bind(cid)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    Stored {
+                        message: Arc::new(row.into()),
+                        duplicate: true,
+                    }
+                }
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn page(&self, room: &str, window: Window, limit: u32) -> Result<Page, StoreError> {
+        let fetch = i64::from(limit) + 1;
+        let query = match window {
+            Window::Latest => sqlx::query_as(sql::LATEST).bind(room).bind(fetch),
+            Window::Before(id) => sqlx::query_as(sql::BEFORE).bind(room).bind(id).bind(fetch),
+            Window::Since(id) => sqlx::query_as(sql::SINCE).bind(room).bind(id).bind(fetch),
+        };
+        let rows: Vec<MessageRow> = query.fetch_all(&self.read).await?;
+        Ok(into_page(
+            rows.into_iter().map(Message::from).collect(),
+            window,
+            limit,
+        ))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_schema;
+
+    #[test]
+    fn schema_parameter_is_split_off() {
+        assert_eq!(
+            split_schema("postgres://u@h/db?schema=t_1&sslmode=disable").unwrap(),
+            ("postgres://u@h/db?sslmode=disable".into(), Some("t_1".into()))
+        );
+        assert_eq!(
+            split_schema("postgres://u@h/db?schema=x").unwrap(),
+            ("postgres://u@h/db".into(), Some("x".into()))
+        );
+        assert_eq!(
+            split_schema("postgres://u@h/db").unwrap(),
+            ("postgres://u@h/db".into(), None)
+        );
+        assert!(split_schema("postgres://u@h/db?schema=a;drop").is_err());
+        assert!(split_schema("postgres://u@h/db?schema=").is_err());
+    }
+}
