@@ -1,1 +1,112 @@
-//! placeholder
+//! chatroom: the Node.js Express + Socket.IO chat room, in Rust — drop-in for its page and its
+//! clients, grown into rooms, names, presence, typing and durable history.
+//!
+//! One message's path (`send`): `socket::send` decodes → `chatroom_core` rules →
+//! `chatroom_store::Store::append` (group commit) → the store's committed feed →
+//! `socket::deliver` emits to the room; the ack goes back after the commit.
+//!
+//! - [`config`]: CLI/env/file → validated [`config::Config`].
+//! - [`app`]: shared state handed to every handler.
+//! - [`http`]: page, assets, our browser client, `/healthz`.
+//! - [`socket`]: the handshake and one file per wire event; [`socket::deliver`] emits messages.
+//! - [`protocol`]: event names and payload shapes (docs/PROTOCOL.md).
+//! - [`shutdown`]: SIGINT/SIGTERM and the drain order.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod protocol;
+pub mod shutdown;
+pub mod socket;
+
+use app::App;
+use chatroom_core::Message;
+use chatroom_store::{Store, StoreError};
+use config::Config;
+use http::page::{Page, PageError};
+use socketioxide::SocketIo;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc::Receiver;
+
+/// How long clients get to close after a shutdown signal before the process exits anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened.
+    #[error("cannot open store: {0}")]
+    Store(#[from] StoreError),
+    /// The page template is broken.
+    #[error(transparent)]
+    Page(#[from] PageError),
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A server whose store is open and page rendered, ready to serve on a listener.
+pub struct Server {
+    app: App,
+    feed: Receiver<Vec<Arc<Message>>>,
+}
+
+impl Server {
+    /// Opens the store (running migrations) and renders the page. Errors here are operator
+    /// errors: the binary prints them as one line and exits non-zero.
+    pub async fn build(config: Config) -> Result<Self, ServerError> {
+        let page = Page::render(&config.title, config.views.as_deref())?;
+        let (store, feed) = Store::open(&config.db).await?;
+        Ok(Self {
+            app: App::new(config, store, page),
+            feed,
+        })
+    }
+
+    /// Serves until `shutdown` resolves, then closes every client, flushes the store and
+    /// returns (after at most [`SHUTDOWN_GRACE`] for clients to go).
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Server { app, feed } = self;
+        let config = &app.config;
+        let (sio, io) = SocketIo::builder()
+            .with_state(app.clone())
+            .max_payload(config.max_message_bytes)
+            .ws_max_message_size(usize::try_from(config.max_message_bytes).unwrap_or(usize::MAX))
+            .ws_max_frame_size(usize::try_from(config.max_message_bytes).unwrap_or(usize::MAX))
+            .max_buffer_size(config.send_queue)
+            .build_svc();
+        socket::register(&io);
+        let deliver = tokio::spawn(socket::deliver::run(io.clone(), app.clone(), feed));
+        let router = http::router(app.clone()).fallback_service(sio);
+
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let signal = {
+            let (io, stopping) = (io.clone(), stopping.clone());
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: closing clients");
+                stopping.notify_one();
+                io.close().await;
+            }
+        };
+        let served = axum::serve(listener, router).with_graceful_shutdown(signal);
+        tokio::select! {
+            result = served => result?,
+            () = async { stopping.notified().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+                tracing::warn!("clients did not close within {SHUTDOWN_GRACE:?}; exiting anyway");
+            }
+        }
+        app.store.close().await;
+        deliver.abort();
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,64 @@
+//! The `chatroom` binary: arguments → config → logging → bind → serve. Every operator error is
+//! one line on stderr and a non-zero exit.
+
+use chatroom::config::{Cli, Config};
+use chatroom::{Server, shutdown};
+use clap::Parser;
+use clap::error::ErrorKind;
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print(); // stdout closed: nothing more useful to do
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let line = text.lines().next().unwrap_or_default();
+            eprintln!("chatroom: {}", line.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::from_cli(cli) {
+        Ok(config) => config,
+        Err(e) => return fail(&e, 2),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,socketioxide=warn,engineioxide=warn,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start runtime: {e}"), 1),
+    };
+    runtime.block_on(async {
+        let addr = config.addr;
+        let server = match Server::build(config).await {
+            Ok(server) => server,
+            Err(e) => return fail(&e, 1),
+        };
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(e) => return fail(&format!("cannot bind {addr}: {e}"), 1),
+        };
+        let bound = listener.local_addr().unwrap_or(addr);
+        println!("listening on http://{bound}");
+        let _ = std::io::stdout().flush(); // harnesses read this line; nothing to do if closed
+        tracing::info!(%bound, "chatroom listening");
+        match server.serve(listener, shutdown::signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e, 1),
+        }
+    })
+}
+
+fn fail(error: &dyn std::fmt::Display, code: u8) -> ExitCode {
+    eprintln!("chatroom: {error}");
+    ExitCode::from(code)
+}

@@ -1,0 +1,286 @@
+//! The wire: event names and payload shapes, mirroring docs/PROTOCOL.md. Wire strings appear
+//! here and in `ChatError::code()` only. Requests are decoded from a raw JSON value so a shape
+//! error becomes a `bad_request` answer instead of a silently skipped handler.
+
+use chatroom_core::{ChatError, Message, MessageId};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Seed protocol: the only event of the Node original, both directions.
+pub const CHAT_MESSAGE: &str = "chat message";
+/// Server → client events.
+pub mod out {
+    /// Sent once to each client on connect.
+    pub const WELCOME: &str = "welcome";
+    /// A stored message, to v1 clients in its room.
+    pub const MESSAGE: &str = "message";
+    /// Someone joined, left or was renamed.
+    pub const PRESENCE: &str = "presence";
+    /// Someone started or stopped typing.
+    pub const TYPING: &str = "typing";
+    /// A failure of an event sent without an ack callback.
+    pub const ERROR: &str = "error";
+}
+/// Client → server events of protocol v1.
+pub mod inbound {
+    /// Join a room.
+    pub const JOIN: &str = "join";
+    /// Leave a room.
+    pub const LEAVE: &str = "leave";
+    /// Send a message.
+    pub const SEND: &str = "send";
+    /// Page back through a room's history.
+    pub const HISTORY: &str = "history";
+    /// Typing indicator.
+    pub const TYPING: &str = "typing";
+    /// List rooms.
+    pub const ROOMS: &str = "rooms";
+    /// Change one's name.
+    pub const RENAME: &str = "rename";
+}
+
+/// Decodes a request payload, mapping any shape error to `bad_request`.
+pub fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ChatError> {
+    if !value.is_object() {
+        return Err(ChatError::BadRequest("payload must be an object".into()));
+    }
+    serde_json::from_value(value).map_err(|e| ChatError::BadRequest(e.to_string()))
+}
+
+/// `join` `{room, since?}`.
+#[derive(Debug, Deserialize)]
+pub struct JoinReq {
+    /// Room name (validated by the handler).
+    pub room: String,
+    /// Last message id the client has.
+    pub since: Option<MessageId>,
+}
+
+/// `leave` `{room}` and other room-only requests.
+#[derive(Debug, Deserialize)]
+pub struct RoomReq {
+    /// Room name.
+    pub room: String,
+}
+
+/// `send` `{room, text, cid?}`.
+#[derive(Debug, Deserialize)]
+pub struct SendReq {
+    /// Room name.
+    pub room: String,
+    /// Message text.
+    pub text: String,
+    /// Client id for idempotent retries.
+    pub cid: Option<String>,
+}
+
+/// `history` `{room, before?, limit?}`.
+#[derive(Debug, Deserialize)]
+pub struct HistoryReq {
+    /// Room name.
+    pub room: String,
+    /// Only messages with a smaller id.
+    pub before: Option<MessageId>,
+    /// 1–100, default 50.
+    pub limit: Option<i64>,
+}
+
+/// `typing` `{room, typing}`.
+#[derive(Debug, Deserialize)]
+pub struct TypingReq {
+    /// Room name.
+    pub room: String,
+    /// Started (true) or stopped (false).
+    pub typing: bool,
+}
+
+/// `rename` `{name}`.
+#[derive(Debug, Deserialize)]
+pub struct RenameReq {
+    /// New name, validated by the handler.
+    pub name: serde_json::Value,
+}
+
+/// `welcome` payload.
+#[derive(Debug, Serialize)]
+pub struct Welcome<'a> {
+    /// The client's name (generated for seed clients).
+    pub name: &'a str,
+    /// Rooms it is in.
+    pub rooms: Vec<&'a str>,
+}
+
+/// `presence` payload.
+#[derive(Debug, Serialize)]
+pub struct Presence<'a> {
+    /// Room concerned.
+    pub room: &'a str,
+    /// Who (new name on rename).
+    pub name: &'a str,
+    /// `join`, `leave` or `rename`.
+    pub action: &'static str,
+    /// Previous name, on rename.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<&'a str>,
+}
+
+/// `typing` payload (server → client).
+#[derive(Debug, Serialize)]
+pub struct Typing<'a> {
+    /// Room concerned.
+    pub room: &'a str,
+    /// Who.
+    pub name: &'a str,
+    /// Typing now or not.
+    pub typing: bool,
+}
+
+/// `join` answer.
+#[derive(Debug, Serialize)]
+pub struct Joined {
+    /// Room joined.
+    pub room: String,
+    /// Distinct member names.
+    pub members: Vec<String>,
+    /// History or missed messages, oldest first.
+    pub messages: Vec<Message>,
+    /// Whether more exist (older without `since`, newer with it).
+    pub more: bool,
+}
+
+/// `send` answer.
+#[derive(Debug, Serialize)]
+pub struct Sent {
+    /// The stored message (the original one for a repeated `cid`).
+    pub message: Message,
+}
+
+/// `history` answer.
+#[derive(Debug, Serialize)]
+pub struct HistoryPage {
+    /// Messages, oldest first.
+    pub messages: Vec<Message>,
+    /// Whether older ones exist.
+    pub more: bool,
+}
+
+/// `rooms` answer entry.
+#[derive(Debug, Serialize)]
+pub struct RoomInfo {
+    /// Room name.
+    pub name: String,
+    /// Connections in it now.
+    pub members: usize,
+}
+
+/// `rooms` answer.
+#[derive(Debug, Serialize)]
+pub struct RoomList {
+    /// Non-empty rooms, by name.
+    pub rooms: Vec<RoomInfo>,
+}
+
+/// `rename` answer.
+#[derive(Debug, Serialize)]
+pub struct Renamed {
+    /// The new (trimmed) name.
+    pub name: String,
+}
+
+/// An answer with nothing but `ok`.
+#[derive(Debug, Serialize)]
+pub struct Done {}
+
+/// The `error` object of a failed answer or `error` event.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    /// Stable code, see `ChatError::code`.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+    /// When to retry, for `rate_limited`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_ms: Option<u64>,
+}
+
+impl From<&ChatError> for ErrorBody {
+    fn from(e: &ChatError) -> Self {
+        Self {
+            code: e.code(),
+            message: e.to_string(),
+            retry_ms: e.retry_ms(),
+        }
+    }
+}
+
+/// `{ok: true, ...body}` or `{ok: false, error}`: every v1 answer has this shape.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Ack<T> {
+    /// Success; `body`'s fields sit beside `ok`.
+    Ok {
+        /// Always true.
+        ok: bool,
+        /// The answer.
+        #[serde(flatten)]
+        body: T,
+    },
+    /// Failure.
+    Err {
+        /// Always false.
+        ok: bool,
+        /// What went wrong.
+        error: ErrorBody,
+    },
+}
+
+impl<T> From<Result<T, ChatError>> for Ack<T> {
+    fn from(result: Result<T, ChatError>) -> Self {
+        match result {
+            Ok(body) => Ack::Ok { ok: true, body },
+            Err(e) => Ack::Err {
+                ok: false,
+                error: ErrorBody::from(&e),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ack_shapes() {
+        let ok: Ack<Renamed> = Ok(Renamed { name: "a".into() }).into();
+        assert_eq!(
+            serde_json::to_value(ok).unwrap(),
+            json!({"ok": true, "name": "a"})
+        );
+        let err: Ack<Done> = Err(ChatError::RateLimited { retry_ms: 9 }).into();
+        assert_eq!(
+            serde_json::to_value(err).unwrap(),
+            json!({"ok": false, "error": {"code": "rate_limited", "message": "too many messages; retry in 9 ms", "retry_ms": 9}})
+        );
+    }
+
+    #[test]
+    fn decode_rejects_non_objects_and_wrong_types() {
+        assert_eq!(
+            decode::<RoomReq>(json!("x")).unwrap_err().code(),
+            "bad_request"
+        );
+        assert_eq!(
+            decode::<RoomReq>(json!({"room": 1})).unwrap_err().code(),
+            "bad_request"
+        );
+        assert_eq!(
+            decode::<TypingReq>(json!({"room": "a", "typing": "yes"}))
+                .unwrap_err()
+                .code(),
+            "bad_request"
+        );
+        assert_eq!(decode::<RoomReq>(json!({"room": "a"})).unwrap().room, "a");
+    }
+}

@@ -1,0 +1,18 @@
+//! `rooms` `{}`: the rooms that have members now, with their sizes.
+
+use crate::app::App;
+use crate::protocol::{RoomInfo, RoomList};
+use crate::socket::reply::Reply;
+use chatroom_core::ChatError;
+use socketioxide::extract::State;
+
+/// Handles `rooms`; the payload is ignored.
+pub async fn on_rooms(reply: Reply, State(app): State<App>) {
+    let rooms = app
+        .presence()
+        .rooms()
+        .into_iter()
+        .map(|(name, members)| RoomInfo { name, members })
+        .collect();
+    reply.send(Ok::<_, ChatError>(RoomList { rooms }));
+}
