@@ -51,14 +51,19 @@ impl Backend for MemoryBackend {
             }
             state.last_id += 1;
             let message = Arc::new(Message::stored(state.last_id, new));
+            // What reading it back gives, as from a database: `from_seed` is not stored.
+            let kept = Arc::new(Message {
+                from_seed: false,
+                ..Message::clone(&message)
+            });
             if let Some(key) = key {
-                state.cids.insert(key, Arc::clone(&message));
+                state.cids.insert(key, Arc::clone(&kept));
             }
             state
                 .rooms
-                .entry(message.room.clone())
+                .entry(kept.room.clone())
                 .or_default()
-                .push(Arc::clone(&message));
+                .push(kept);
             out.push(Stored {
                 message,
                 duplicate: false,

@@ -1,0 +1,683 @@
+//! The store contract, one suite run against every backend: memory, SQLite in memory, SQLite
+//! file (tempdir) and PostgreSQL (a fresh schema per test in the database named by
+//! `CHATROOM_TEST_PG`, default `postgres://postgres@127.0.0.1:5432/test`). If PostgreSQL does
+//! not answer, its tests FAIL unless `CHATROOM_SKIP_PG=1`.
+//!
+//! Plus backend-specific cases: reopening an SQLite file, a PostgreSQL outage through a TCP
+//! proxy the test cuts and restores, and start-up errors.
+
+use chatroom_core::{Cid, Limits, Message, NewMessage, RoomName, UserName};
+use chatroom_store::{Feed, Store, StoreError};
+use sqlx::Connection;
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+// ---------------------------------------------------------------- fixtures
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Memory,
+    SqliteMemory,
+    SqliteFile,
+    Postgres,
+}
+
+/// A database for one test; dropping it removes the tempdir or the PostgreSQL schema.
+struct TestDb {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    _schema: Option<PgSchema>,
+}
+
+fn pg_base_url() -> String {
+    std::env::var("CHATROOM_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+fn with_param(url: &str, param: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{param}")
+}
+
+/// A uniquely named schema, dropped (with everything in it) on drop.
+struct PgSchema {
+    admin_url: String,
+    name: String,
+}
+
+impl PgSchema {
+    /// None if PostgreSQL does not answer and `CHATROOM_SKIP_PG=1`; panics if it does not
+    /// answer otherwise.
+    async fn new() -> Option<PgSchema> {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let admin_url = pg_base_url();
+        let probe = tokio::time::timeout(
+            Duration::from_secs(5),
+            sqlx::PgConnection::connect(&admin_url),
+        )
+        .await;
+        match probe {
+            Ok(Ok(conn)) => {
+                let _closed = conn.close().await;
+            }
+            failure => {
+                let why = match failure {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "no answer within 5 s".to_owned(),
+                };
+                if std::env::var("CHATROOM_SKIP_PG").as_deref() == Ok("1") {
+                    eprintln!("SKIPPED: PostgreSQL at {admin_url} does not answer: {why}");
+                    return None;
+                }
+                panic!(
+                    "PostgreSQL at {admin_url} does not answer: {why}; \
+                     set CHATROOM_TEST_PG, or CHATROOM_SKIP_PG=1 to skip the PostgreSQL tests"
+                );
+            }
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "chatroom_t_{}_{}_{}",
+            std::process::id(),
+            nanos,
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        Some(PgSchema { admin_url, name })
+    }
+
+    fn store_url(&self, base: &str) -> String {
+        with_param(base, &format!("schema={}", self.name))
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let url = self.admin_url.clone();
+        let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name);
+        // Drop runs inside the test's runtime (maybe while unwinding): use a thread of our own.
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime for cleanup");
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&url).await?;
+                sqlx::query(&sql).execute(&mut conn).await?;
+                conn.close().await
+            })
+        });
+        match cleanup.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop schema {}: {e}", self.name),
+            Err(_) => eprintln!("could not drop schema {}: cleanup panicked", self.name),
+        }
+    }
+}
+
+async fn test_db(kind: Kind) -> Option<TestDb> {
+    Some(match kind {
+        Kind::Memory => TestDb {
+            url: "memory".into(),
+            _dir: None,
+            _schema: None,
+        },
+        Kind::SqliteMemory => TestDb {
+            url: "sqlite::memory:".into(),
+            _dir: None,
+            _schema: None,
+        },
+        Kind::SqliteFile => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+            TestDb {
+                url,
+                _dir: Some(dir),
+                _schema: None,
+            }
+        }
+        Kind::Postgres => {
+            let schema = PgSchema::new().await?;
+            TestDb {
+                url: schema.store_url(&pg_base_url()),
+                _dir: None,
+                _schema: Some(schema),
+            }
+        }
+    })
+}
+
+/// Runs `test` against a fresh database of `kind`.
+async fn run<F, Fut>(kind: Kind, test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(db) = test_db(kind).await else {
+        return;
+    };
+    test(db.url.clone()).await;
+}
+
+async fn open(url: &str) -> (Store, Feed) {
+    match Store::open(url).await {
+        Ok(opened) => opened,
+        Err(e) => panic!("open {url}: {e}"),
+    }
+}
+
+fn msg(room: &str, text: &str, cid: Option<&str>) -> NewMessage {
+    NewMessage::new(
+        RoomName::new(room).expect("room"),
+        UserName::new("tester").expect("name"),
+        text.to_owned(),
+        cid.map(|c| Cid::new(c).expect("cid")),
+        &Limits::default(),
+        1_700_000_000_123,
+    )
+    .expect("message")
+}
+
+fn room(name: &str) -> RoomName {
+    RoomName::new(name).expect("room")
+}
+
+fn ids(messages: &[Message]) -> Vec<i64> {
+    messages.iter().map(|m| m.id).collect()
+}
+
+/// Reads `n` messages off the feed (failing after 10 s), checking each batch ascends.
+async fn take_feed(feed: &mut Feed, n: usize) -> Vec<Arc<Message>> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let batch = tokio::time::timeout(Duration::from_secs(10), feed.recv())
+            .await
+            .unwrap_or_else(|_| panic!("feed: only {} of {n} messages after 10 s", got.len()))
+            .expect("feed closed early");
+        assert!(!batch.is_empty(), "empty batch on the feed");
+        got.extend(batch);
+    }
+    got
+}
+
+fn assert_feed_idle(feed: &mut Feed) {
+    match feed.try_recv() {
+        Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {}
+        Ok(batch) => panic!("unexpected batch on the feed: {batch:?}"),
+        Err(e) => panic!("feed: {e}"),
+    }
+}
+
+// ---------------------------------------------------------------- the suite
+
+macro_rules! suite {
+    ($($test:ident),* $(,)?) => {
+        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::run(super::Kind::Memory, super::$test).await } )* }
+        mod sqlite_memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::run(super::Kind::SqliteMemory, super::$test).await } )* }
+        mod sqlite_file { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::run(super::Kind::SqliteFile, super::$test).await } )* }
+        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::run(super::Kind::Postgres, super::$test).await } )* }
+    };
+}
+
+suite!(
+    ids_ascend_across_rooms,
+    messages_round_trip,
+    pagination,
+    cid_dedup_sequential,
+    cid_dedup_concurrent,
+    thousand_concurrent_appends_group_commit,
+    close_flushes_and_refuses,
+);
+
+async fn ids_ascend_across_rooms(url: String) {
+    let (store, mut feed) = open(&url).await;
+    let mut stored = Vec::new();
+    for i in 0..12 {
+        let r = ["a", "b", "技术"][i % 3];
+        let a = store
+            .append(msg(r, &format!("m{i}"), None))
+            .await
+            .expect("append");
+        assert!(!a.duplicate);
+        stored.push(a.message.id);
+    }
+    assert!(stored.windows(2).all(|w| w[0] < w[1]), "{stored:?}");
+    let fed: Vec<i64> = take_feed(&mut feed, 12).await.iter().map(|m| m.id).collect();
+    assert_eq!(fed, stored);
+    let page = store.latest(&room("b"), 10).await.expect("latest");
+    assert_eq!(ids(&page.messages), [stored[1], stored[4], stored[7], stored[10]]);
+    assert!(!page.more);
+    store.ping().await.expect("ping");
+    store.close().await;
+}
+
+async fn messages_round_trip(url: String) {
+    let (store, _feed) = open(&url).await;
+    let long = "x😀\"'<b>&\u{7}".repeat(10_000);
+    // Seed-protocol messages have no text limit (100 KB must arrive intact).
+    let mut new = NewMessage::seed(
+        UserName::new("李雷 🦀").expect("name"),
+        long,
+        1_700_000_000_123,
+    )
+    .expect("message");
+    new.cid = Some(Cid::new("c-1").expect("cid"));
+    let a = store.append(new.clone()).await.expect("append");
+    let page = store.latest(&room("lobby"), 5).await.expect("latest");
+    assert_eq!(page.messages.len(), 1);
+    let back = &page.messages[0];
+    // `from_seed` only steers live delivery; it is not stored.
+    assert!(a.message.from_seed && !back.from_seed);
+    let expected = Message {
+        from_seed: false,
+        ..Message::stored(a.message.id, &new)
+    };
+    assert_eq!(back, &expected);
+    assert_eq!(back.cid.as_deref(), Some("c-1"));
+    assert_eq!(back.ts, 1_700_000_000_123);
+    store.close().await;
+}
+
+async fn pagination(url: String) {
+    let (store, _feed) = open(&url).await;
+    let p = room("p");
+    let mut all = Vec::new();
+    for i in 0..25 {
+        all.push(
+            store
+                .append(msg("p", &format!("p{i}"), None))
+                .await
+                .expect("append")
+                .message
+                .id,
+        );
+        // Other rooms' ids interleave.
+        store
+            .append(msg("q", &format!("q{i}"), None))
+            .await
+            .expect("append");
+    }
+    let check = |page: chatroom_store::Page, want: &[i64], more: bool, what: &str| {
+        assert_eq!(ids(&page.messages), want, "{what}");
+        assert_eq!(page.more, more, "{what}: more");
+        assert!(page.messages.iter().all(|m| m.room == "p"), "{what}: room");
+    };
+    check(store.latest(&p, 10).await.expect("q"), &all[15..], true, "latest 10");
+    check(store.latest(&p, 25).await.expect("q"), &all, false, "latest 25");
+    check(store.latest(&p, 100).await.expect("q"), &all, false, "latest 100");
+    check(store.latest(&p, 0).await.expect("q"), &[], true, "latest 0");
+    check(store.before(&p, all[10], 5).await.expect("q"), &all[5..10], true, "before 10");
+    check(store.before(&p, all[5], 5).await.expect("q"), &all[..5], false, "before 5");
+    check(store.before(&p, all[3], 5).await.expect("q"), &all[..3], false, "before 3");
+    check(store.before(&p, all[0], 5).await.expect("q"), &[], false, "before first");
+    check(store.before(&p, i64::MAX, 3).await.expect("q"), &all[22..], true, "before max");
+    check(store.since(&p, all[10], 5).await.expect("q"), &all[11..16], true, "since 10");
+    check(store.since(&p, all[19], 5).await.expect("q"), &all[20..], false, "since 19");
+    check(store.since(&p, all[24], 5).await.expect("q"), &[], false, "since last");
+    check(store.since(&p, 0, 100).await.expect("q"), &all, false, "since 0");
+    check(store.since(&p, 0, 24).await.expect("q"), &all[..24], true, "since 0, 24");
+    // An id from another room works as a cursor too.
+    let q_mid = store.since(&room("q"), 0, 13).await.expect("q").messages[12].id;
+    check(store.since(&p, q_mid, 100).await.expect("q"), &all[13..], false, "since q id");
+    let empty = store.latest(&room("nobody-here"), 10).await.expect("q");
+    assert!(empty.messages.is_empty() && !empty.more);
+    store.close().await;
+}
+
+async fn cid_dedup_sequential(url: String) {
+    let (store, mut feed) = open(&url).await;
+    let first = store
+        .append(msg("a", "original", Some("c1")))
+        .await
+        .expect("append");
+    assert!(!first.duplicate);
+    let again = store
+        .append(msg("a", "retry with other text", Some("c1")))
+        .await
+        .expect("append");
+    assert!(again.duplicate);
+    assert_eq!(*again.message, *first.message);
+    assert_eq!(again.message.text, "original");
+    // Same cid in another room is another message; no cid never de-duplicates.
+    let other = store
+        .append(msg("b", "other room", Some("c1")))
+        .await
+        .expect("append");
+    assert!(!other.duplicate);
+    assert!(other.message.id > first.message.id);
+    let n1 = store.append(msg("a", "x", None)).await.expect("append");
+    let n2 = store.append(msg("a", "x", None)).await.expect("append");
+    assert!(!n1.duplicate && !n2.duplicate && n1.message.id != n2.message.id);
+
+    let fed: Vec<i64> = take_feed(&mut feed, 4).await.iter().map(|m| m.id).collect();
+    assert_eq!(
+        fed,
+        [first.message.id, other.message.id, n1.message.id, n2.message.id]
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_feed_idle(&mut feed);
+    let page = store.latest(&room("a"), 10).await.expect("latest");
+    assert_eq!(page.messages.len(), 3);
+    let stats = store.stats();
+    assert_eq!((stats.stored, stats.duplicates), (4, 1));
+    store.close().await;
+}
+
+async fn cid_dedup_concurrent(url: String) {
+    let (store, mut feed) = open(&url).await;
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(msg("a", &format!("try {i}"), Some("same"))).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.expect("task").expect("append"));
+    }
+    assert_eq!(results.iter().filter(|r| !r.duplicate).count(), 1);
+    let id = results[0].message.id;
+    assert!(results.iter().all(|r| r.message.id == id));
+    let fed = take_feed(&mut feed, 1).await;
+    assert_eq!(fed[0].id, id);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_feed_idle(&mut feed);
+    let page = store.latest(&room("a"), 100).await.expect("latest");
+    assert_eq!(ids(&page.messages), [id]);
+    store.close().await;
+}
+
+async fn thousand_concurrent_appends_group_commit(url: String) {
+    let (store, mut feed) = open(&url).await;
+    let reader = tokio::spawn(async move {
+        let got = take_feed(&mut feed, 1000).await;
+        (got, feed)
+    });
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let r = ["r1", "r2", "r3"][i % 3];
+                store.append(msg(r, &format!("n{i}"), Some(&format!("c{i}")))).await
+            })
+        })
+        .collect();
+    let mut acked = HashSet::new();
+    for t in tasks {
+        let a = t.await.expect("task").expect("append");
+        assert!(!a.duplicate);
+        assert!(acked.insert(a.message.id), "id {} twice", a.message.id);
+    }
+    let (fed, mut feed) = reader.await.expect("reader");
+    let fed_ids: Vec<i64> = fed.iter().map(|m| m.id).collect();
+    assert!(
+        fed_ids.windows(2).all(|w| w[0] < w[1]),
+        "feed not strictly ascending"
+    );
+    assert_eq!(fed_ids.iter().copied().collect::<HashSet<_>>(), acked);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_feed_idle(&mut feed);
+    let stats = store.stats();
+    eprintln!("1000 concurrent appends: {stats:?}");
+    assert_eq!(stats.stored, 1000);
+    assert!(
+        stats.transactions <= 200,
+        "group commit: {} transactions for 1000 appends",
+        stats.transactions
+    );
+    let total: usize = {
+        let mut n = 0;
+        for r in ["r1", "r2", "r3"] {
+            n += store.since(&room(r), 0, 1000).await.expect("since").messages.len();
+        }
+        n
+    };
+    assert_eq!(total, 1000);
+    store.close().await;
+}
+
+async fn close_flushes_and_refuses(url: String) {
+    let (store, mut feed) = open(&url).await;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(msg("a", &format!("{i}"), None)).await })
+        })
+        .collect();
+    // Let them all queue, then close: every queued append is written first.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    store.close().await;
+    for t in tasks {
+        t.await.expect("task").expect("queued before close, so stored");
+    }
+    let fed = take_feed(&mut feed, 20).await;
+    assert_eq!(fed.len(), 20);
+    assert!(feed.recv().await.is_none(), "feed ends after close");
+    assert!(matches!(
+        store.append(msg("a", "late", None)).await,
+        Err(StoreError::Closed)
+    ));
+    assert!(store.ping().await.is_err());
+    store.close().await; // twice is fine
+}
+
+// ---------------------------------------------------------------- SQLite file
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reopen_keeps_messages_and_ids_keep_increasing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("sub.db").display());
+    let (store, _feed) = open(&url).await;
+    let mut last = 0;
+    for i in 0..5 {
+        last = store
+            .append(msg(if i % 2 == 0 { "a" } else { "b" }, "x", Some(&format!("k{i}"))))
+            .await
+            .expect("append")
+            .message
+            .id;
+    }
+    store.close().await;
+    drop(store);
+
+    let (store, _feed) = open(&url).await;
+    let page = store.latest(&room("a"), 10).await.expect("latest");
+    assert_eq!(page.messages.len(), 3);
+    let next = store.append(msg("b", "after", None)).await.expect("append");
+    assert!(next.message.id > last, "{} <= {last}", next.message.id);
+    // De-duplication survives the restart too.
+    let dup = store
+        .append(msg("a", "again", Some("k0")))
+        .await
+        .expect("append");
+    assert!(dup.duplicate);
+    assert_eq!(dup.message.text, "x");
+    store.close().await;
+}
+
+// ---------------------------------------------------------------- PostgreSQL outage
+
+/// A TCP proxy to PostgreSQL that the test can cut (existing connections die, new ones are
+/// closed at once) and restore.
+struct Proxy {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let up = Arc::new(AtomicBool::new(true));
+        let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let accept = tokio::spawn({
+            let up = Arc::clone(&up);
+            let conns = Arc::clone(&conns);
+            async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if !up.load(Ordering::SeqCst) {
+                        drop(inbound);
+                        continue;
+                    }
+                    let task = tokio::spawn(async move {
+                        if let Ok(mut outbound) = TcpStream::connect(target).await {
+                            // Ends when either side closes or the task is aborted.
+                            let _ended =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    conns.lock().expect("conns").push(task);
+                }
+            }
+        });
+        Proxy {
+            addr,
+            up,
+            conns,
+            accept,
+        }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for task in self.conns.lock().expect("conns").drain(..) {
+            task.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+/// `url` with its host:port replaced by `addr`.
+fn via(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("url has a scheme");
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let userinfo = authority
+        .rfind('@')
+        .map_or(String::new(), |at| authority[..=at].to_owned());
+    format!("{scheme}://{userinfo}{addr}{tail}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_fails_appends_then_recovers() {
+    let Some(schema) = PgSchema::new().await else {
+        return;
+    };
+    let opts: sqlx::postgres::PgConnectOptions = pg_base_url().parse().expect("pg url");
+    let target = tokio::net::lookup_host((opts.get_host(), opts.get_port()))
+        .await
+        .expect("resolve pg host")
+        .next()
+        .expect("pg address");
+    let proxy = Proxy::start(target).await;
+    let url = schema.store_url(&via(&pg_base_url(), proxy.addr));
+    let (store, mut feed) = open(&url).await;
+
+    let before = store
+        .append(msg("a", "before", None))
+        .await
+        .expect("append while up");
+    assert_eq!(take_feed(&mut feed, 1).await[0].id, before.message.id);
+
+    proxy.cut();
+    let started = std::time::Instant::now();
+    let failed = store.append(msg("a", "during", Some("d1"))).await;
+    assert!(
+        matches!(failed, Err(StoreError::Db { .. } | StoreError::Timeout(_))),
+        "append during outage: {failed:?}"
+    );
+    eprintln!(
+        "append failed after {:?}: {}",
+        started.elapsed(),
+        failed.as_ref().err().map(ToString::to_string).unwrap_or_default()
+    );
+    assert!(store.latest(&room("a"), 10).await.is_err(), "read during outage");
+    assert!(store.ping().await.is_err(), "ping during outage");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_feed_idle(&mut feed);
+    assert!(store.stats().failed_transactions >= 1);
+
+    proxy.restore();
+    let after = store
+        .append(msg("a", "after", Some("d1")))
+        .await
+        .expect("append after restore");
+    assert!(!after.duplicate, "the failed append stored nothing");
+    assert!(after.message.id > before.message.id);
+    assert_eq!(take_feed(&mut feed, 1).await[0].id, after.message.id);
+    let page = store.latest(&room("a"), 10).await.expect("latest");
+    assert_eq!(
+        page.messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["before", "after"]
+    );
+    store.ping().await.expect("ping after restore");
+    store.close().await;
+}
+
+// ---------------------------------------------------------------- start-up errors
+
+async fn open_err(url: &str) -> StoreError {
+    match Store::open(url).await {
+        Ok(_) => panic!("open {url} should fail"),
+        Err(e) => e,
+    }
+}
+
+#[tokio::test]
+async fn unknown_scheme_is_a_clear_error() {
+    for url in ["mysql://x/y", "", "chat.db", "redis://127.0.0.1"] {
+        let e = open_err(url).await;
+        assert!(matches!(e, StoreError::UnknownScheme { .. }), "{url}: {e:?}");
+        let shown = e.to_string();
+        assert!(shown.contains("unsupported database URL"), "{shown}");
+        assert!(!shown.contains('\n'), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn bad_urls_are_clear_errors() {
+    let e = open_err("postgres://postgres@127.0.0.1:5432/test?schema=x;drop").await;
+    assert!(matches!(e, StoreError::InvalidUrl { .. }), "{e:?}");
+    assert!(e.to_string().contains("schema"), "{e}");
+    let e = open_err("postgres://u@127.0.0.1:notaport/db").await;
+    assert!(matches!(e, StoreError::InvalidUrl { .. }), "{e:?}");
+    let e = open_err("sqlite://x.db?mode=sideways").await;
+    assert!(matches!(e, StoreError::InvalidUrl { .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn unreachable_database_is_a_clear_error() {
+    let e = open_err("postgres://someone:hunter2@127.0.0.1:1/test").await;
+    assert!(matches!(e, StoreError::Connect { .. }), "{e:?}");
+    let shown = e.to_string();
+    assert!(shown.contains("127.0.0.1:1"), "{shown}");
+    assert!(shown.to_lowercase().contains("refused"), "{shown}");
+    assert!(!shown.contains("hunter2"), "password in error: {shown}");
+
+    let e = open_err("sqlite:///nonexistent-dir-for-chatroom-tests/chat.db").await;
+    assert!(matches!(e, StoreError::Connect { .. }), "{e:?}");
+    assert!(e.to_string().contains("nonexistent-dir"), "{e}");
+}
