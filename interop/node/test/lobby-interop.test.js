@@ -5,7 +5,7 @@
 
 const { describe, test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
-const { storeKinds, makeStore, startServer, Clients, Recorder, call, assertOk, room } = require('./lib/harness');
+const { storeKinds, makeStore, startServer, Clients, Recorder, call, assertOk, room } = require('../lib/harness');
 
 for (const kind of storeKinds()) {
   describe(`seed ↔ v1 lobby interop [${kind}]`, () => {

@@ -14,7 +14,7 @@ const {
   connected,
   withTimeout,
   rand,
-} = require('./lib/harness');
+} = require('../lib/harness');
 
 const TITLE = `Interop 聊天室 ${rand(6)}`;
 

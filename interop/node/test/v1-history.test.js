@@ -16,7 +16,7 @@ const {
   assertRefused,
   room,
   rand,
-} = require('./lib/harness');
+} = require('../lib/harness');
 
 /** Sends `n` messages to `r` with at most `window` acks outstanding; returns the acked Messages by id. */
 async function sendMany(socket, r, n, prefix, window = 50, extra = () => ({})) {
@@ -228,13 +228,13 @@ for (const kind of storeKinds()) {
       const acked = await sendMany(a, r, 300, `d-${tag}-`, 100, (j) => ({ cid: `k${j}` }));
       // Fire more without waiting, then kill mid-flight: whatever got acked must survive.
       const inflight = [];
+      const gone = new Promise((resolve) => a.once('disconnect', () => resolve(null)));
       for (let j = 300; j < 400; j++) {
-        inflight.push(
-          call(a, 'send', { room: r, text: `d-${tag}-${j}`, cid: `k${j}` }, 5000).then(
-            (res) => (res.ok ? res.message : null),
-            () => null,
-          ),
+        const sent = call(a, 'send', { room: r, text: `d-${tag}-${j}`, cid: `k${j}` }, 5000).then(
+          (res) => (res.ok ? res.message : null),
+          () => null,
         );
+        inflight.push(Promise.race([sent, gone]));
       }
       await new Promise((resolve) => setImmediate(resolve));
       await srv.kill9();

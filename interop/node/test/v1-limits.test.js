@@ -20,7 +20,7 @@ const {
   rand,
   sleep,
   PG_BASE,
-} = require('./lib/harness');
+} = require('../lib/harness');
 
 /** A TCP proxy to PostgreSQL that can be cut (all connections reset, new ones refused) and restored. */
 async function startProxy(targetHost, targetPort) {

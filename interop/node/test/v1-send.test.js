@@ -16,7 +16,7 @@ const {
   assertRefused,
   room,
   rand,
-} = require('./lib/harness');
+} = require('../lib/harness');
 
 function assertMessage(m, { room: r, name, text, cid }) {
   assert.equal(typeof m, 'object');

@@ -16,7 +16,7 @@ const {
   assertRefused,
   room,
   rand,
-} = require('./lib/harness');
+} = require('../lib/harness');
 
 for (const kind of storeKinds()) {
   describe(`v1 session [${kind}]`, () => {

@@ -12,7 +12,7 @@ const readline = require('node:readline');
 const { io } = require('socket.io-client');
 const pg = require('pg');
 
-const REPO = path.resolve(__dirname, '..', '..', '..', '..');
+const REPO = path.resolve(__dirname, '..', '..', '..');
 const TARGET = process.env.CARGO_TARGET_DIR || path.join(REPO, 'target');
 const BIN = process.env.CHATROOM_BIN || path.join(TARGET, 'debug', 'chatroom');
 const PG_BASE = process.env.CHATROOM_TEST_PG || 'postgres://postgres@127.0.0.1:5432/test';
