@@ -1,1 +1,24 @@
-//! placeholder
+//! chatroom-bench: a load generator for chatroom and for the Node.js baseline it replaces, and the
+//! minimal Socket.IO client both it and the server's integration tests use.
+//!
+//! - [`client`]: Socket.IO v5 / Engine.IO v4 over WebSocket (`Client::connect`, `emit`,
+//!   `emit_with_ack`, `next_event`), with timeouts on every wait.
+//! - [`load`]: the message-load engine (`fanout`, `rooms`): latency, losses, duplicates, order.
+//! - [`conns`]: the connection scenarios (`idle` memory per connection, `storm` connects/s).
+//! - [`stats`]: clock, histograms, CPU and memory from `/proc`.
+//! - [`report`]: one-line summaries, the smoke-test check, the ours-vs-Node table.
+//! - [`plot`]: SVG bar charts from JSON-lines results.
+//! - [`progress`]: the stderr progress line.
+//!
+//! The binary (`src/main.rs`) maps subcommands onto these; `docs/BENCHMARKS.md` explains the
+//! scenarios and their output fields.
+
+pub mod client;
+pub mod conns;
+pub mod load;
+pub mod plot;
+pub mod progress;
+pub mod report;
+pub mod stats;
+
+pub use client::{Client, ClientError, ConnectOptions};

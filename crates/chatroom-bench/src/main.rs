@@ -1,0 +1,351 @@
+//! The `chatroom-bench` command: parses a scenario's flags, runs it, prints one JSON line per
+//! result on stdout (appended to `--out` too) and a human summary on stderr.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use chatroom_bench::conns::{self, ConnConfig};
+use chatroom_bench::load::{self, Group, LoadConfig, Pacing, Protocol};
+use chatroom_bench::{plot, report};
+
+/// Load generator for chatroom and the Node.js baseline (see docs/BENCHMARKS.md).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Everyone in one room: S senders, R receivers; deliveries/s, latency, losses.
+    Fanout(FanoutArgs),
+    /// Many small rooms (v1 only): each room has one sender and MEMBERS-1 receivers.
+    Rooms(RoomsArgs),
+    /// Open N connections and hold them: the server's memory per connection.
+    Idle(ConnArgs),
+    /// N connects as fast as the concurrency cap allows: connects/s, latency, errors.
+    Storm(ConnArgs),
+    /// Draw SVG charts (ours vs Node) from JSON-lines result files.
+    Plot {
+        /// Result files (JSON lines).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Directory for the SVG files.
+        #[arg(long, default_value = "docs/bench")]
+        out_dir: PathBuf,
+    },
+    /// Print the ours-vs-Node Markdown table from JSON-lines result files.
+    Report {
+        /// Result files (JSON lines).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// Server base URL.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    url: String,
+    /// Label of the server under test in the results (e.g. ours, node).
+    #[arg(long, default_value = "server")]
+    target: String,
+    /// Name of this case in the results (defaults to a description of the parameters).
+    #[arg(long)]
+    case: Option<String>,
+    /// Server process id: its CPU and memory are reported.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Append the JSON result line to this file as well.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Exit with status 1 if the run lost, duplicated or reordered messages, or any ack failed.
+    #[arg(long)]
+    check: bool,
+    /// No progress line.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct Pace {
+    /// Closed loop: messages in flight per sender (default 1 unless --rate is given).
+    #[arg(long, conflicts_with = "rate")]
+    window: Option<usize>,
+    /// Open loop: fixed total messages per second over all senders.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds to wait for the last deliveries and acks after sending stops.
+    #[arg(long, default_value_t = 5.0)]
+    drain: f64,
+    /// Message text length in bytes.
+    #[arg(long, default_value_t = 64)]
+    payload: usize,
+    /// Connections opened at once during setup.
+    #[arg(long, default_value_t = 100)]
+    connect_concurrency: usize,
+}
+
+impl Pace {
+    fn pacing(&self) -> Pacing {
+        match (self.rate, self.window) {
+            (Some(r), _) => Pacing::Rate(r),
+            (None, w) => Pacing::Window(w.unwrap_or(1)),
+        }
+    }
+    fn describe(&self) -> String {
+        match self.pacing() {
+            Pacing::Rate(r) => format!("{r}msg/s"),
+            Pacing::Window(w) => format!("w{w}"),
+        }
+    }
+}
+
+#[derive(Args)]
+struct FanoutArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    pace: Pace,
+    /// Receiving clients.
+    #[arg(long, default_value_t = 100)]
+    receivers: usize,
+    /// Sending clients.
+    #[arg(long, default_value_t = 1)]
+    senders: usize,
+    /// seed: `chat message` strings; v1: `send` with ack, `message` events (chatroom only).
+    #[arg(long, value_enum, default_value = "seed")]
+    protocol: Protocol,
+    /// Room (v1 only; `lobby` needs no join).
+    #[arg(long, default_value = "lobby")]
+    room: String,
+}
+
+#[derive(Args)]
+struct RoomsArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    pace: Pace,
+    /// Number of rooms.
+    #[arg(long, default_value_t = 2000)]
+    rooms: usize,
+    /// Members per room (one of them sends).
+    #[arg(long, default_value_t = 3)]
+    members: usize,
+}
+
+#[derive(Args)]
+struct ConnArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Connections to open.
+    #[arg(long, default_value_t = 1000)]
+    connections: usize,
+    /// Connects in flight at once.
+    #[arg(long, default_value_t = 200)]
+    concurrency: usize,
+    /// Seconds to hold the connections after the last one opened.
+    #[arg(long, default_value_t = 2.0)]
+    hold: f64,
+    /// seed (no auth) or v1 (auth {name}).
+    #[arg(long, value_enum, default_value = "seed")]
+    protocol: Protocol,
+}
+
+fn secs(s: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(s).with_context(|| format!("not a duration in seconds: {s}"))
+}
+
+fn emit(
+    common: &Common,
+    scenario: &str,
+    default_case: String,
+    body: Value,
+) -> anyhow::Result<bool> {
+    let mut rec = json!({
+        "scenario": scenario,
+        "case": common.case.clone().unwrap_or(default_case),
+        "target": common.target,
+        "url": common.url,
+        "unix_time": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    });
+    if let (Some(obj), Value::Object(fields)) = (rec.as_object_mut(), body) {
+        obj.extend(fields);
+    }
+    let line = rec.to_string();
+    println!("{line}");
+    if let Some(path) = &common.out {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        writeln!(f, "{line}")?;
+    }
+    eprintln!("{}", report::summary_line(&rec));
+    let problems = report::problems(&rec);
+    if common.check {
+        if problems.is_empty() {
+            eprintln!("check: ok");
+        } else {
+            eprintln!("check: FAILED: {}", problems.join(", "));
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<bool> {
+    match cli.cmd {
+        Cmd::Fanout(a) => {
+            if a.protocol == Protocol::Seed && a.room != "lobby" {
+                bail!("the seed protocol has only the lobby");
+            }
+            let cfg = LoadConfig {
+                url: a.common.url.clone(),
+                protocol: a.protocol,
+                groups: vec![Group {
+                    room: a.room.clone(),
+                    senders: a.senders,
+                    receivers: a.receivers,
+                }],
+                pacing: a.pace.pacing(),
+                duration: secs(a.pace.duration)?,
+                drain: secs(a.pace.drain)?,
+                connect_concurrency: a.pace.connect_concurrency,
+                payload_bytes: a.pace.payload,
+                server_pid: a.common.pid,
+                progress: !a.common.quiet,
+            };
+            let name = format!(
+                "fanout-{:?}-{}r-{}s-{}",
+                a.protocol,
+                a.receivers,
+                a.senders,
+                a.pace.describe()
+            )
+            .to_lowercase();
+            let body = load::run(&cfg).await.context("fanout failed")?;
+            emit(&a.common, "fanout", name, body)
+        }
+        Cmd::Rooms(a) => {
+            if a.members < 2 {
+                bail!("--members must be at least 2 (one sender, one receiver)");
+            }
+            let groups = (0..a.rooms)
+                .map(|i| Group {
+                    room: format!("bench-room-{i}"),
+                    senders: 1,
+                    receivers: a.members - 1,
+                })
+                .collect();
+            let cfg = LoadConfig {
+                url: a.common.url.clone(),
+                protocol: Protocol::V1,
+                groups,
+                pacing: a.pace.pacing(),
+                duration: secs(a.pace.duration)?,
+                drain: secs(a.pace.drain)?,
+                connect_concurrency: a.pace.connect_concurrency,
+                payload_bytes: a.pace.payload,
+                server_pid: a.common.pid,
+                progress: !a.common.quiet,
+            };
+            let name = format!("rooms-{}x{}-{}", a.rooms, a.members, a.pace.describe());
+            let body = load::run(&cfg).await.context("rooms failed")?;
+            emit(&a.common, "rooms", name, body)
+        }
+        Cmd::Idle(a) => {
+            let cfg = conn_config(&a)?;
+            let body = conns::idle(&cfg).await;
+            let name = format!("idle-{}", a.connections);
+            emit(&a.common, "idle", name, body)
+        }
+        Cmd::Storm(a) => {
+            let cfg = conn_config(&a)?;
+            let body = conns::storm(&cfg).await;
+            let name = format!("storm-{}-c{}", a.connections, a.concurrency);
+            emit(&a.common, "storm", name, body)
+        }
+        Cmd::Plot { files, out_dir } => {
+            let text = read_all(&files)?;
+            let records = plot::parse_records(&text);
+            std::fs::create_dir_all(&out_dir)
+                .with_context(|| format!("cannot create {}", out_dir.display()))?;
+            for spec in plot::CHARTS {
+                let t = plot::table(&records, spec);
+                if let Some(svg) = plot::render(spec, &t) {
+                    let path = out_dir.join(format!("{}.svg", spec.file));
+                    std::fs::write(&path, svg)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("wrote {}", path.display());
+                }
+            }
+            Ok(true)
+        }
+        Cmd::Report { files } => {
+            print!("{}", report::comparison_table(&read_all(&files)?));
+            Ok(true)
+        }
+    }
+}
+
+fn conn_config(a: &ConnArgs) -> anyhow::Result<ConnConfig> {
+    Ok(ConnConfig {
+        url: a.common.url.clone(),
+        connections: a.connections,
+        concurrency: a.concurrency,
+        protocol: a.protocol,
+        server_pid: a.common.pid,
+        hold: secs(a.hold)?,
+        progress: !a.common.quiet,
+    })
+}
+
+fn read_all(files: &[PathBuf]) -> anyhow::Result<String> {
+    let mut text = String::new();
+    for f in files {
+        text.push_str(
+            &std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+        );
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Tens of thousands of sockets: lift the open-files soft limit to the hard limit.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("chatroom-bench: cannot raise the open-files limit: {e}");
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("chatroom-bench: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("chatroom-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
