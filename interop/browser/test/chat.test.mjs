@@ -226,3 +226,61 @@ test('after the network is cut and restored the page shows what it missed exactl
     await b.context.close();
   }
 });
+
+test('scroll-back loads older history; new messages scroll into view unless the user scrolled up', async () => {
+  const room = 'archive';
+  const reader = await openChat(browser, server.url, 'reader');
+  const writer = await openChat(browser, server.url, 'writer');
+  try {
+    // 120 messages straight through the page's Socket.IO client (fast, no UI)
+    const total = 120;
+    await writer.page.evaluate(async ({ room, total }) => {
+      const s = window.io({ auth: { name: 'bulk' } });
+      await new Promise((r) => s.once('connect', r));
+      await new Promise((r) => s.emit('join', { room }, r));
+      for (let i = 0; i < total; i++) {
+        const ack = await new Promise((r) => s.emit('send', { room, text: `bulk ${i}`, cid: `bulk-${i}` }, r));
+        if (!ack.ok) throw new Error(JSON.stringify(ack));
+      }
+      s.disconnect();
+    }, { room, total });
+
+    await joinRoom(reader.page, room);
+    await waitForMessage(reader.page, `bulk ${total - 1}`);
+    assert.equal((await renderedIds(reader.page)).length, 50);
+    await reader.page.locator('#history-marker', { hasText: 'Scroll up' }).waitFor();
+
+    for (let round = 0; round < 5 && (await renderedIds(reader.page)).length < total; round++) {
+      await reader.page.$eval('#messages', (e) => { e.scrollTop = 0; });
+      await reader.page.waitForFunction((n) => document.querySelectorAll('#message-list li.msg[data-id]').length > n,
+        (await renderedIds(reader.page)).length, { timeout: 10_000 }).catch(() => {});
+    }
+    const ids = await renderedIds(reader.page);
+    assert.equal(ids.length, total);
+    assert.deepEqual(ids, [...ids].sort((x, y) => x - y));
+    assert.equal(await messageWithText(reader.page, 'bulk 0').count(), 1);
+    await reader.page.locator('#history-marker', { hasText: 'beginning of #archive' }).waitFor();
+
+    // the user is reading old messages: a new one does not yank the view, a button offers to jump
+    await joinRoom(writer.page, room);
+    await reader.page.$eval('#messages', (e) => { e.scrollTop = 200; });
+    await sleep(200);
+    const before = await reader.page.$eval('#messages', (e) => e.scrollTop);
+    await send(writer.page, 'while you were reading');
+    await waitForMessage(reader.page, 'while you were reading');
+    await reader.page.locator('#jump-button').waitFor({ state: 'visible' });
+    assert.equal(await reader.page.$eval('#messages', (e) => e.scrollTop), before);
+    await reader.page.click('#jump-button');
+    const atBottom = () => reader.page.$eval('#messages', (e) => e.scrollHeight - e.scrollTop - e.clientHeight < 2);
+    assert.ok(await atBottom());
+    // at the bottom, new messages scroll into view
+    await send(writer.page, 'and now you follow along');
+    await waitForMessage(reader.page, 'and now you follow along');
+    await sleep(100);
+    assert.ok(await atBottom());
+    assert.ok(await messageWithText(reader.page, 'and now you follow along').isVisible());
+  } finally {
+    await reader.context.close();
+    await writer.context.close();
+  }
+});

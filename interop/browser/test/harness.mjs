@@ -1,6 +1,8 @@
 // Shared helpers for the Chromium tests: start the chatroom binary on a free loopback port with a fresh
 // SQLite database, launch Chromium through playwright-core, and drive the chat page.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
 import { mkdtemp, rm, mkdir, copyFile, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -99,11 +101,69 @@ export async function renderOurPage(title = '技术讨论区') {
   return tpl.replace(/\{\{\s*title\s*\}\}/g, esc);
 }
 
+/**
+ * A loopback HTTP server that answers `GET pagePath` with `html` and forwards every other request,
+ * WebSocket upgrades included, to `target` (the chatroom server). Lets a test show our page while the
+ * server's `/` serves the seed page (`--views`). A document fulfilled by page.route would have no
+ * address, and Chromium's Local Network Access checks then refuse its WebSocket to 127.0.0.1.
+ * Resolves to { url, close() }.
+ */
+export async function startPageProxy(target, html, pagePath = '/') {
+  const t = new URL(target);
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url === pagePath) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(html);
+      return;
+    }
+    const up = http.request({
+      host: t.hostname, port: t.port, method: req.method, path: req.url,
+      headers: { ...req.headers, host: t.host },
+    }, (r) => { res.writeHead(r.statusCode, r.headers); r.pipe(res); });
+    up.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
+    req.pipe(up);
+  });
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.on('upgrade', (req, socket, head) => {
+    const up = net.connect(Number(t.port), t.hostname, () => {
+      let raw = `${req.method} ${req.url} HTTP/1.1\r\n`;
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const k = req.rawHeaders[i];
+        raw += `${k}: ${k.toLowerCase() === 'host' ? t.host : req.rawHeaders[i + 1]}\r\n`;
+      }
+      up.write(raw + '\r\n');
+      if (head.length) up.write(head);
+      up.pipe(socket);
+      socket.pipe(up);
+    });
+    sockets.add(up);
+    up.on('close', () => { sockets.delete(up); socket.destroy(); });
+    up.on('error', () => socket.destroy());
+    socket.on('error', () => up.destroy());
+    socket.on('close', () => up.destroy());
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 /** Records console errors, page errors and dialogs of a page (asserted empty by the tests). */
 export function watch(page) {
   const problems = { errors: [], dialogs: [] };
   page.on('pageerror', (e) => problems.errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') problems.errors.push(m.text()); });
+  // failed loads are reported with their URL from 'response'; the console line has none
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.errors.push(m.text());
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) problems.errors.push(`${r.status()} ${r.url()}`);
+  });
   page.on('dialog', (d) => { problems.dialogs.push(d.message()); d.dismiss().catch(() => {}); });
   return problems;
 }

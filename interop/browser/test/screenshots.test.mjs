@@ -47,18 +47,20 @@ test('screenshots: desktop and phone, light and dark', async () => {
     }
     const viewer = users.bob;
     await viewer.page.fill('#composer-input', 'Sounds good');
-    await users.carol.page.type('#composer-input', 'typ');
 
     const views = [
-      { tag: 'desktop', viewport: { width: 1280, height: 800 } },
-      { tag: 'phone', viewport: { width: 390, height: 844 }, isMobile: true, deviceScaleFactor: 2 },
+      { tag: 'desktop', name: 'dana', viewport: { width: 1280, height: 800 } },
+      { tag: 'phone', name: 'erin', viewport: { width: 390, height: 844 }, isMobile: true, deviceScaleFactor: 2 },
     ];
     for (const v of views) {
-      const me = await openChat(browser, server.url, 'dana', { viewport: v.viewport, isMobile: v.isMobile, deviceScaleFactor: v.deviceScaleFactor });
+      const me = await openChat(browser, server.url, v.name, { viewport: v.viewport, isMobile: v.isMobile, deviceScaleFactor: v.deviceScaleFactor });
       await waitForMessage(me.page, conversation.at(-1)[1]);
-      await send(me.page, 'Hi all, dana here 👋');
-      await waitForMessage(me.page, 'Hi all, dana here 👋');
-      await users.carol.page.type('#composer-input', 'i');
+      const hi = `Hi all, ${v.name} here 👋`;
+      await send(me.page, hi);
+      await waitForMessage(me.page, hi);
+      // typing starts after this page joined (a late joiner is not told about typing already going on)
+      await users.carol.page.fill('#composer-input', '');
+      await users.carol.page.type('#composer-input', 'typing');
       await me.page.locator('#typing', { hasText: 'carol is typing…' }).waitFor();
       for (const scheme of ['light', 'dark']) {
         await me.page.emulateMedia({ colorScheme: scheme });

@@ -3,11 +3,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, openChat, send, waitForMessage, renderOurPage, watch, sleep,
+  startServer, launchBrowser, openChat, send, waitForMessage, renderOurPage, startPageProxy, watch, sleep,
 } from './harness.mjs';
 
 let server;
 let browser;
+let proxy;
 
 before(async () => {
   server = await startServer({ seedViews: true });
@@ -16,6 +17,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  await proxy?.close();
   const e = await server?.stop();
   if (e) assert.equal(e.code, 0, `server exit ${JSON.stringify(e)}`);
 });
@@ -29,16 +31,10 @@ test('the seed page and our page chat in the lobby', async () => {
   assert.equal((await seed.textContent('h2')).trim(), '技术讨论区');
   assert.equal(await seed.title(), 'Socket.IO chat');
 
-  // --views replaces GET /, so our page is served to this browser from its template (same origin);
-  // its scripts and the Socket.IO connection still come from the server.
-  const ours = await openChat(browser, server.url, 'alice', {
-    path: '/our-page',
-    async setup(page) {
-      const html = await renderOurPage();
-      await page.route(server.url + '/our-page', (route) =>
-        route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
-    },
-  });
+  // --views replaces GET /, so our page is shown through a loopback proxy that serves our template at /
+  // and forwards everything else (scripts, Socket.IO, WebSocket) to the same server.
+  proxy = await startPageProxy(server.url, await renderOurPage());
+  const ours = await openChat(browser, proxy.url, 'alice');
   try {
     // give the seed socket time to connect before it types
     await seed.waitForFunction(() => window.socket && window.socket.connected, null, { timeout: 15_000 });

@@ -72,7 +72,7 @@
     return a;
   }
 
-  var timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  var timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
   var fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
   var dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric' });
   var dayYearFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'long', day: 'numeric' });
@@ -224,6 +224,7 @@
   function setStatus(kind, text) {
     dom.status.dataset.state = kind;
     dom.statusText.textContent = text;
+    dom.status.title = text;
     document.body.dataset.connection = kind;
   }
 
@@ -1102,6 +1103,7 @@
     var v = state.name ? validName(state.name) : { error: 'none' };
     if (v.error) {
       state.name = null;
+      setStatus('offline', 'Not connected');
       openNameDialog('first');
     } else {
       state.name = v.name;
