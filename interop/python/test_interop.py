@@ -23,7 +23,16 @@ def test_seed_websocket_exchange(clients):
     for c in (a, b):
         got = c.recs["chat message"].wait_count(4)
         assert sorted(got) == expected
-        assert [x for x in got if x in TEXTS] == TEXTS
+
+
+def test_seed_sender_order(clients):
+    a = clients.connect()
+    b = clients.connect(transports=("polling",))
+    sent = [f"py-order-{i}" for i in range(20)]
+    for t in sent:
+        a.emit("chat message", t)
+    for c in (a, b):
+        assert c.recs["chat message"].wait_count(len(sent)) == sent
 
 
 def test_seed_polling_exchange(clients):
