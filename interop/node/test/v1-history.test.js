@@ -184,6 +184,9 @@ for (const kind of storeKinds()) {
       }
       assert.equal(pages, 2);
       assert.deepEqual(ids(got), ids(missed));
+      const exactly = await call(c, 'join', { room: r, since: missed[233].id }, 30000);
+      assert.deepEqual(ids(exactly.messages), ids(missed.slice(234)), 'exactly 1000 after since');
+      assert.equal(exactly.more, false, 'exactly 1000: more is false');
       const tail = await call(c, 'join', { room: r, since: got.at(-1).id });
       assert.deepEqual(tail.messages, []);
       assert.equal(tail.more, false);
