@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -242,7 +242,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
         let total = members.len();
         ticker.set_status(move || format!("{}/{total}", connected.load(Ordering::Relaxed)));
     }
-    let clients: Vec<Result<Client, ClientError>> =
+    let mut clients: Vec<(usize, Result<Client, ClientError>)> =
         futures_util::stream::iter(members.iter().enumerate().map(|(i, m)| {
             let hook = make_hook(cfg.protocol, m, &totals);
             let room = cfg.groups[m.group].room.clone();
@@ -272,14 +272,17 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
                 connected.fetch_add(1, Ordering::Relaxed);
                 Ok(client)
             }
+            .map(move |r| (i, r))
         }))
-        .buffered(cfg.connect_concurrency.max(1))
+        // Unordered: one slow connect must not hold up the other slots.
+        .buffer_unordered(cfg.connect_concurrency.max(1))
         .collect()
         .await;
+    clients.sort_by_key(|(i, _)| *i);
     let connect_s = connect_started.elapsed().as_secs_f64();
     let clients: Vec<Arc<Client>> = clients
         .into_iter()
-        .map(|c| c.map(Arc::new))
+        .map(|(_, c)| c.map(Arc::new))
         .collect::<Result<_, _>>()?;
     // Let the server finish its own connect handling (welcome, lobby membership) before load.
     tokio::time::sleep(Duration::from_millis(500)).await;
