@@ -178,7 +178,7 @@ for (const { label, transports, expect } of TRANSPORTS) {
     });
 
     test("answers heartbeats: stays connected across many ping intervals", async () => {
-      const { srv, seen } = await echoServer({ pingInterval: 100, pingTimeout: 100 });
+      const { srv, seen } = await echoServer({ pingInterval: 100, pingTimeout: 300 });
       const io = loadClient(srv.url);
       const socket = track(io({ transports, ...FAST }));
       let pings = 0;
@@ -333,6 +333,22 @@ describe("fallback from websocket to polling", () => {
     assert.equal(socket.io.engine.transport.name, "polling");
   });
 
+  test("a proxy that leaves the upgrade hanging: fallback after `timeout`", async () => {
+    const hung = [];
+    const { srv } = await echoServer({}, (io, httpServer) => {
+      httpServer.removeAllListeners("upgrade");
+      httpServer.on("upgrade", (req, sock) => hung.push(sock)); // never answered
+    });
+    track({ close: async () => hung.forEach((s) => s.destroy()) });
+    const io = loadClient(srv.url);
+    const t0 = Date.now();
+    const socket = track(io({ timeout: 300, ...FAST }));
+    await once(socket, "connect");
+    assert.equal(socket.io.engine.transport.name, "polling");
+    assert.ok(Date.now() - t0 >= 290, "waited for the websocket timeout");
+    assert.equal(hung.length, 1);
+  });
+
   test("transports: ['websocket'] forces websocket (no fallback): connect_error, retries", async () => {
     const { srv } = await echoServer({ transports: ["polling"] });
     const io = loadClient(srv.url);
@@ -426,7 +442,7 @@ describe("reconnection", () => {
     // 20, 40, 80, 160, 160 (plus time to fail each attempt)
     assert.ok(gaps[0] >= 15 && gaps[0] < 120, `gaps ${gaps}`);
     assert.ok(gaps[3] >= 150, `gaps ${gaps}`);
-    assert.ok(gaps[4] >= 150 && gaps[4] < 400, `gaps ${gaps}`);
+    assert.ok(gaps[4] >= 150 && gaps[4] < 700, `gaps ${gaps}`);
   });
 
   test("no ping within pingInterval + pingTimeout → 'ping timeout', then reconnects", async () => {
@@ -438,7 +454,7 @@ describe("reconnection", () => {
     const [reason] = await once(socket, "disconnect", 3000);
     const waited = Date.now() - t0;
     assert.equal(reason, "ping timeout");
-    assert.ok(waited >= 150 && waited < 1000, `detected after ${waited} ms`);
+    assert.ok(waited >= 150 && waited < 2000, `detected after ${waited} ms`);
     await once(socket, "connect", 3000);
     assert.equal(silent.connections(), 2);
   });
