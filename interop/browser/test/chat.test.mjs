@@ -21,7 +21,7 @@ after(async () => {
   if (e) assert.equal(e.code, 0, `server exit ${JSON.stringify(e)}`);
 });
 
-test('two pages chat with each other; own messages are distinct; typing and members show', async () => {
+test('two pages chat with each other; own messages are distinct; typing and members show', { timeout: 120_000 }, async () => {
   const a = await openChat(browser, server.url, 'alice');
   const b = await openChat(browser, server.url, 'bob');
   try {
@@ -63,7 +63,7 @@ test('two pages chat with each other; own messages are distinct; typing and memb
   }
 });
 
-test('an XSS message shows as text and runs nothing', async () => {
+test('an XSS message shows as text and runs nothing', { timeout: 120_000 }, async () => {
   const a = await openChat(browser, server.url, 'mallory');
   const b = await openChat(browser, server.url, 'victim');
   try {
@@ -91,7 +91,7 @@ test('an XSS message shows as text and runs nothing', async () => {
   }
 });
 
-test('falls back to long-polling when WebSocket is blocked and still chats', async () => {
+test('falls back to long-polling when WebSocket is blocked and still chats', { timeout: 120_000 }, async () => {
   let wsAttempts = 0;
   const polling = [];
   const blocked = await openChat(browser, server.url, 'poller', {
@@ -122,7 +122,7 @@ test('falls back to long-polling when WebSocket is blocked and still chats', asy
   }
 });
 
-test('two named users chat in a new room; a third joins later and sees the history', async () => {
+test('two named users chat in a new room; a third joins later and sees the history', { timeout: 120_000 }, async () => {
   const room = 'rust-talk';
   const a = await openChat(browser, server.url, 'ann');
   const b = await openChat(browser, server.url, 'ben');
@@ -169,7 +169,7 @@ test('two named users chat in a new room; a third joins later and sees the histo
   }
 });
 
-test('after the network is cut and restored the page shows what it missed exactly once', async () => {
+test('after the network is cut and restored the page shows what it missed exactly once', { timeout: 120_000 }, async () => {
   const sockets = [];
   const a = await openChat(browser, server.url, 'steady');
   const b = await openChat(browser, server.url, 'flaky', {
@@ -227,7 +227,7 @@ test('after the network is cut and restored the page shows what it missed exactl
   }
 });
 
-test('scroll-back loads older history; new messages scroll into view unless the user scrolled up', async () => {
+test('scroll-back loads older history; new messages scroll into view unless the user scrolled up', { timeout: 120_000 }, async () => {
   const room = 'archive';
   const reader = await openChat(browser, server.url, 'reader');
   const writer = await openChat(browser, server.url, 'writer');
@@ -236,10 +236,11 @@ test('scroll-back loads older history; new messages scroll into view unless the 
     const total = 120;
     await writer.page.evaluate(async ({ room, total }) => {
       const s = window.io({ auth: { name: 'bulk' } });
-      await new Promise((r) => s.once('connect', r));
-      await new Promise((r) => s.emit('join', { room }, r));
+      const within = (what, p) => Promise.race([p, new Promise((_, no) => setTimeout(() => no(new Error(`${what}: no answer in 10 s`)), 10_000))]);
+      await within('connect', new Promise((r) => s.once('connect', r)));
+      await within('join', new Promise((r) => s.emit('join', { room }, r)));
       for (let i = 0; i < total; i++) {
-        const ack = await new Promise((r) => s.emit('send', { room, text: `bulk ${i}`, cid: `bulk-${i}` }, r));
+        const ack = await within(`send ${i}`, new Promise((r) => s.emit('send', { room, text: `bulk ${i}`, cid: `bulk-${i}` }, r)));
         if (!ack.ok) throw new Error(JSON.stringify(ack));
       }
       s.disconnect();

@@ -33,7 +33,7 @@ const conversation = [
   ['bob', 'Multi-line\nmessages\nwork as well'],
 ];
 
-test('screenshots: desktop and phone, light and dark', async () => {
+test('screenshots: desktop and phone, light and dark', { timeout: 180_000 }, async () => {
   const users = {};
   for (const name of ['alice', 'bob', 'carol']) users[name] = await openChat(browser, server.url, name);
   const shots = [];
@@ -53,7 +53,13 @@ test('screenshots: desktop and phone, light and dark', async () => {
       { tag: 'phone', name: 'erin', viewport: { width: 390, height: 844 }, isMobile: true, deviceScaleFactor: 2 },
     ];
     for (const v of views) {
-      const me = await openChat(browser, server.url, v.name, { viewport: v.viewport, isMobile: v.isMobile, deviceScaleFactor: v.deviceScaleFactor });
+      const sockets = [];
+      const me = await openChat(browser, server.url, v.name, {
+        viewport: v.viewport, isMobile: v.isMobile, deviceScaleFactor: v.deviceScaleFactor,
+        async setup(page) {
+          await page.routeWebSocket(/socket\.io/, (ws) => sockets.push({ ws, srv: ws.connectToServer() }));
+        },
+      });
       await waitForMessage(me.page, conversation.at(-1)[1]);
       const hi = `Hi all, ${v.name} here 👋`;
       await send(me.page, hi);
@@ -79,6 +85,18 @@ test('screenshots: desktop and phone, light and dark', async () => {
           await sleep(300);
         }
       }
+      // the reconnecting state, with a message waiting to be sent
+      await me.page.emulateMedia({ colorScheme: 'light' });
+      await me.context.setOffline(true);
+      for (const { ws, srv } of sockets) { await srv.close().catch(() => {}); await ws.close().catch(() => {}); }
+      await me.page.locator('#status[data-state="reconnecting"]').waitFor({ timeout: 30_000 });
+      await send(me.page, 'this waits for the network');
+      await me.page.locator('#message-list li.pending').waitFor();
+      const f3 = path.join(screenshotDir, `${v.tag}-light-reconnecting.png`);
+      await me.page.screenshot({ path: f3 });
+      shots.push(f3);
+      await me.context.setOffline(false);
+      await waitForMessage(me.page, 'this waits for the network', 30_000);
       await me.context.close();
     }
 

@@ -22,7 +22,7 @@ after(async () => {
   if (e) assert.equal(e.code, 0, `server exit ${JSON.stringify(e)}`);
 });
 
-test('the seed page and our page chat in the lobby', async () => {
+test('the seed page and our page chat in the lobby', { timeout: 180_000 }, async () => {
   const seedCtx = await browser.newContext();
   const seed = await seedCtx.newPage();
   const seedProblems = watch(seed);
