@@ -13,6 +13,7 @@ const {
   Recorder,
   connected,
   withTimeout,
+  call,
   rand,
 } = require('../lib/harness');
 
@@ -65,6 +66,9 @@ for (const kind of storeKinds()) {
       await rb.waitCount(sent.length);
       assert.deepEqual(ra.items, sent, 'sender sees its order');
       assert.deepEqual(rb.items, sent, 'others see the sender order');
+      const v = await clients.connect(srv.url, { name: 'viewer' });
+      const h = await call(v, 'history', { room: 'lobby', limit: 20 });
+      assert.deepEqual(h.messages.map((m) => m.text), sent, 'stored (ids) in the order sent');
     });
 
     test('a polling-only client and a WebSocket client exchange both ways', async () => {
