@@ -285,3 +285,42 @@ test('scroll-back loads older history; new messages scroll into view unless the 
     await writer.context.close();
   }
 });
+
+test('rename and leave update the other page; bad names are explained', { timeout: 120_000 }, async () => {
+  const a = await openChat(browser, server.url, 'oldname');
+  const b = await openChat(browser, server.url, 'watcher');
+  try {
+    await joinRoom(a.page, 'renames');
+    await joinRoom(b.page, 'renames');
+    await b.page.locator('#member-list [data-name="oldname"]').waitFor();
+
+    await a.page.click('#rename-button');
+    await a.page.fill('#name-input', 'x'.repeat(33));
+    await a.page.press('#name-input', 'Enter');
+    await a.page.locator('#name-error', { hasText: 'at most 32' }).waitFor();
+    await a.page.fill('#name-input', '  newname  ');
+    await a.page.press('#name-input', 'Enter');
+    await a.page.locator('#me-name', { hasText: 'newname' }).waitFor();
+    await b.page.locator('#member-list [data-name="newname"]').waitFor();
+    assert.equal(await b.page.locator('#member-list [data-name="oldname"]').count(), 0);
+
+    await send(a.page, 'renamed');
+    const m = await waitForMessage(b.page, 'renamed');
+    assert.equal(await m.getAttribute('data-name'), 'newname');
+    assert.equal(await a.page.evaluate(() => localStorage.getItem('chatroom.name')), 'newname');
+
+    await a.page.click('#leave-button');
+    await a.page.locator('#room-name', { hasText: 'lobby' }).waitFor();
+    await b.page.locator('#member-list [data-name="newname"]').waitFor({ state: 'detached' });
+
+    // the remembered name is used on the next visit: no prompt
+    const again = await a.context.newPage();
+    await again.goto(server.url + '/');
+    await waitConnected(again);
+    assert.equal(await again.locator('#name-dialog[open]').count(), 0);
+    assert.equal(await again.textContent('#me-name'), 'newname');
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});

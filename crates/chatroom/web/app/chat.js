@@ -670,7 +670,7 @@
 
   function flushPending(roomName) {
     state.pending.forEach(function (p) {
-      if (p.room === roomName && p.status !== 'failed') trySend(p);
+      if (p.room === roomName && p.status === 'queued') trySend(p);
     });
   }
 
