@@ -3,6 +3,7 @@
 //! since seed clients send no ack callback.
 
 use crate::app::App;
+use crate::socket::turn::{Turn, TurnGuard};
 use crate::socket::{reply, session::SessionRef, store_failed};
 use chatroom_core::{ChatError, NewMessage};
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
@@ -13,8 +14,10 @@ pub async fn on_chat_message(
     TryData(data): TryData<serde_json::Value>,
     State(app): State<App>,
     Extension(session): Extension<SessionRef>,
+    turn: Turn,
 ) {
-    if let Err(error) = store_seed_message(data.ok(), &app, &session).await {
+    let turn = turn.wait().await;
+    if let Err(error) = store_seed_message(data.ok(), &app, &session, turn).await {
         reply::send_error(&socket, &error);
     }
 }
@@ -23,6 +26,7 @@ async fn store_seed_message(
     data: Option<serde_json::Value>,
     app: &App,
     session: &SessionRef,
+    turn: TurnGuard,
 ) -> Result<(), ChatError> {
     let Some(serde_json::Value::String(text)) = data else {
         return Err(ChatError::BadRequest(
@@ -31,6 +35,8 @@ async fn store_seed_message(
     };
     let message = NewMessage::seed(session.name(), text, crate::clock::now_ms())?;
     session.check_rate()?;
-    app.store.append(message).await.map_err(store_failed)?;
+    let committed = app.store.submit(message).await.map_err(store_failed)?;
+    drop(turn);
+    committed.await.map_err(store_failed)?;
     Ok(())
 }

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError, SocketIo};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc::Receiver;
 
 /// Runs until the store closes its feed.
@@ -55,10 +56,8 @@ fn deliver(io: &SocketIo, app: &App, message: &Message) {
     let sockets = io.to(message.room.clone()).sockets();
     let mut delivered = 0;
     for socket in sockets {
-        let seed = socket
-            .extensions
-            .get::<SessionRef>()
-            .is_some_and(|session| session.seed);
+        let session = socket.extensions.get::<SessionRef>();
+        let seed = session.as_ref().is_some_and(|session| session.seed);
         let result = match (&encoded.seed, seed) {
             (Some(text), true) => socket.emit(CHAT_MESSAGE, text),
             _ => socket.emit(out::MESSAGE, &encoded.v1),
@@ -66,7 +65,9 @@ fn deliver(io: &SocketIo, app: &App, message: &Message) {
         match result {
             Ok(()) => delivered += 1,
             Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                disconnect_slow(app, socket, message);
+                if session.is_none_or(|session| session.mark_slow()) {
+                    disconnect_slow(app, socket, message);
+                }
             }
             // Disconnecting already; its disconnect handler cleans up.
             Err(SendError::Socket(SocketError::Closed)) => {}
@@ -78,6 +79,9 @@ fn deliver(io: &SocketIo, app: &App, message: &Message) {
     Stats::add(&app.stats.deliveries, delivered);
 }
 
+/// How often a slow client's disconnect is retried while its queue is still full.
+const DISCONNECT_RETRY: Duration = Duration::from_millis(100);
+
 fn disconnect_slow(app: &App, socket: SocketRef, message: &Message) {
     Stats::add(&app.stats.slow_disconnects, 1);
     tracing::warn!(
@@ -87,7 +91,17 @@ fn disconnect_slow(app: &App, socket: SocketRef, message: &Message) {
         queue = app.config.send_queue,
         "client too slow: send queue full, disconnecting; it recovers with join+since"
     );
-    if let Err(error) = socket.disconnect() {
-        tracing::debug!(%error, "slow client already gone");
-    }
+    // No further messages: what it misses from here on it gets back with `since`.
+    socket.leave_all();
+    // socketioxide's disconnect needs one free queue slot for the DISCONNECT packet, so retry
+    // until the client drains a little; a client that never reads again is closed by the
+    // Engine.IO heartbeat, whose ping cannot be queued either (within one ping interval).
+    tokio::spawn(async move {
+        while socket.connected() {
+            match socket.clone().disconnect() {
+                Err(SocketError::InternalChannelFull) => tokio::time::sleep(DISCONNECT_RETRY).await,
+                Ok(()) | Err(SocketError::Closed) => break,
+            }
+        }
+    });
 }

@@ -2,6 +2,7 @@
 
 use crate::app::App;
 use crate::protocol::{self, HistoryPage, HistoryReq};
+use crate::socket::turn::{Turn, TurnGuard};
 use crate::socket::{reply::Reply, store_failed};
 use chatroom_core::{ChatError, RoomName};
 use socketioxide::extract::{SocketRef, State, TryData};
@@ -17,14 +18,17 @@ pub async fn on_history(
     TryData(data): TryData<serde_json::Value>,
     reply: Reply,
     State(app): State<App>,
+    turn: Turn,
 ) {
-    reply.send(history(&socket, data.ok(), &app).await);
+    let turn = turn.wait().await;
+    reply.send(history(&socket, data.ok(), &app, turn).await);
 }
 
 async fn history(
     socket: &SocketRef,
     data: Option<serde_json::Value>,
     app: &App,
+    turn: TurnGuard,
 ) -> Result<HistoryPage, ChatError> {
     let req: HistoryReq = protocol::decode(data.unwrap_or_default())?;
     let room = RoomName::new(&req.room)?;
@@ -38,6 +42,7 @@ async fn history(
     if !app.presence().is_member(&room, &socket.id) {
         return Err(ChatError::NotInRoom);
     }
+    drop(turn);
     let page = match req.before {
         Some(before) => app.store.before(&room, before, limit).await,
         None => app.store.latest(&room, limit).await,

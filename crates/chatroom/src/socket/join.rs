@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::protocol::{self, JoinReq, Joined};
+use crate::socket::turn::{Turn, TurnGuard};
 use crate::socket::{announce, reply::Reply, session::SessionRef, store_failed};
 use chatroom_core::{ChatError, RoomName};
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
@@ -19,8 +20,10 @@ pub async fn on_join(
     reply: Reply,
     State(app): State<App>,
     Extension(session): Extension<SessionRef>,
+    turn: Turn,
 ) {
-    reply.send(join(&socket, data.ok(), &app, &session).await);
+    let turn = turn.wait().await;
+    reply.send(join(&socket, data.ok(), &app, &session, turn).await);
 }
 
 async fn join(
@@ -28,6 +31,7 @@ async fn join(
     data: Option<serde_json::Value>,
     app: &App,
     session: &SessionRef,
+    turn: TurnGuard,
 ) -> Result<Joined, ChatError> {
     let req: JoinReq = protocol::decode(data.unwrap_or_default())?;
     let room = RoomName::new(&req.room)?;
@@ -38,6 +42,8 @@ async fn join(
     if newly {
         socket.join(room.as_str().to_owned());
     }
+    // Membership is settled; the connection's next event may go while history is read.
+    drop(turn);
     let page = match req.since {
         Some(since) => app.store.since(&room, since, SINCE_MAX).await,
         None => app.store.latest(&room, JOIN_HISTORY).await,

@@ -2,6 +2,7 @@
 
 use crate::app::App;
 use crate::protocol::{self, Done, RoomReq};
+use crate::socket::turn::Turn;
 use crate::socket::{announce, reply::Reply, session::SessionRef};
 use chatroom_core::{ChatError, RoomName};
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
@@ -13,7 +14,9 @@ pub async fn on_leave(
     reply: Reply,
     State(app): State<App>,
     Extension(session): Extension<SessionRef>,
+    turn: Turn,
 ) {
+    let _turn = turn.wait().await;
     reply.send(leave(&socket, data.ok(), &app, &session).await);
 }
 

@@ -14,6 +14,7 @@ pub mod reply;
 pub mod rooms;
 pub mod send;
 pub mod session;
+pub mod turn;
 pub mod typing;
 
 use crate::app::App;

@@ -4,6 +4,7 @@
 
 use crate::app::App;
 use crate::protocol::{self, SendReq, Sent};
+use crate::socket::turn::{Turn, TurnGuard};
 use crate::socket::{reply::Reply, session::SessionRef, store_failed};
 use chatroom_core::{ChatError, Cid, Limits, NewMessage, RoomName};
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
@@ -15,8 +16,10 @@ pub async fn on_send(
     reply: Reply,
     State(app): State<App>,
     Extension(session): Extension<SessionRef>,
+    turn: Turn,
 ) {
-    reply.send(send(&socket, data.ok(), &app, &session).await);
+    let turn = turn.wait().await;
+    reply.send(send(&socket, data.ok(), &app, &session, turn).await);
 }
 
 async fn send(
@@ -24,6 +27,7 @@ async fn send(
     data: Option<serde_json::Value>,
     app: &App,
     session: &SessionRef,
+    turn: TurnGuard,
 ) -> Result<Sent, ChatError> {
     let req: SendReq = protocol::decode(data.unwrap_or_default())?;
     let room = RoomName::new(&req.room)?;
@@ -40,7 +44,9 @@ async fn send(
         crate::clock::now_ms(),
     )?;
     session.check_rate()?;
-    let appended = app.store.append(message).await.map_err(store_failed)?;
+    let committed = app.store.submit(message).await.map_err(store_failed)?;
+    drop(turn);
+    let appended = committed.await.map_err(store_failed)?;
     Ok(Sent {
         message: (*appended.message).clone(),
     })

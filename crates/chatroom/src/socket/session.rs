@@ -2,11 +2,12 @@
 //! the client speaks only the seed protocol, its rate limiter and its typing timers.
 
 use crate::config::RateLimit;
+use crate::socket::turn::Turns;
 use chatroom_core::{ChatError, RoomName, UserName};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// One connected client.
@@ -17,6 +18,10 @@ pub struct Session {
     rate: Option<DefaultDirectRateLimiter>,
     typing: Mutex<HashMap<RoomName, u64>>,
     typing_generations: AtomicU64,
+    /// Orders this connection's events, see [`crate::socket::turn`].
+    pub turns: Turns,
+    /// Set once when delivery found its queue full; it is being disconnected.
+    slow: AtomicBool,
 }
 
 /// The handle stored in socket extensions.
@@ -32,6 +37,8 @@ impl Session {
                 .map(|r| RateLimiter::direct(Quota::per_second(r.per_second).allow_burst(r.burst))),
             typing: Mutex::new(HashMap::new()),
             typing_generations: AtomicU64::new(0),
+            turns: Turns::default(),
+            slow: AtomicBool::new(false),
         })
     }
 
@@ -60,6 +67,11 @@ impl Session {
                     .max(1),
             }
         })
+    }
+
+    /// Marks the client as too slow; true only the first time.
+    pub fn mark_slow(&self) -> bool {
+        !self.slow.swap(true, Ordering::Relaxed)
     }
 
     /// Marks typing in `room` and returns a generation; a later expiry only acts if the

@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::protocol::{self, Done, TypingReq};
+use crate::socket::turn::Turn;
 use crate::socket::{announce, reply::Reply, session::SessionRef};
 use chatroom_core::{ChatError, RoomName};
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
@@ -18,7 +19,9 @@ pub async fn on_typing(
     reply: Reply,
     State(app): State<App>,
     Extension(session): Extension<SessionRef>,
+    turn: Turn,
 ) {
+    let _turn = turn.wait().await;
     reply.send(typing(&socket, data.ok(), &app, &session).await);
 }
 

@@ -1,0 +1,187 @@
+//! The binary as an operator meets it: one-line errors with non-zero exits, SIGTERM → exit 0
+//! with clients connected, and acknowledged messages surviving `kill -9`.
+
+use chatroom_bench::Client;
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
+
+fn run_err(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("PORT")
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    )
+}
+
+#[test]
+fn operator_errors_are_one_line_and_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/x.db", dir.path().display());
+    let cases: [(&[&str], &str); 7] = [
+        (&["--port", "http"], "invalid value 'http' for '--port"),
+        (&["--rate-limit", "fast"], "rate limit must be RATE/BURST"),
+        (
+            &["--config", "/nonexistent.toml"],
+            "cannot read config file",
+        ),
+        (&["--views", "/nonexistent"], "has no index.html"),
+        (&["--send-queue", "0"], "invalid --send-queue"),
+        (&["--db", "mysql://x"], "unsupported database URL"),
+        (&["--no-such-flag"], "unexpected argument"),
+    ];
+    for (args, expected) in cases {
+        let mut args = args.to_vec();
+        if !args.contains(&"--db") {
+            args.extend(["--db", &db]);
+        }
+        let (code, stderr) = run_err(&args);
+        assert_ne!(code, 0, "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("chatroom: "), "{stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_port_in_use_is_reported() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/x.db", dir.path().display());
+    let (code, stderr) = run_err(&["--host", "127.0.0.1", "--port", &port, "--db", &db]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("cannot bind") && stderr.contains("in use"),
+        "{stderr}"
+    );
+}
+
+struct Running {
+    child: Child,
+    url: String,
+}
+
+fn start(db: &str, port: u16) -> Running {
+    let mut child = Command::new(BIN)
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--db",
+            db,
+            "--rate-limit",
+            "off",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("listening line");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening on …")
+        .to_owned();
+    Running { child, url }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_closes_clients_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(&format!("sqlite://{}/t.db", dir.path().display()), 0);
+    let client = Client::connect(&server.url, Some(json!({"name": "a"})))
+        .await
+        .unwrap();
+    client.next_event_named("welcome").await.unwrap();
+    let started = Instant::now();
+    signal(&server.child, "-TERM");
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(6));
+    for _ in 0..50 {
+        if !client.is_connected() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("client still connected after the server exited");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_messages_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/k.db", dir.path().display());
+    let mut server = start(&db, 0);
+    let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
+    let client = Client::connect(&server.url, Some(json!({"name": "a"})))
+        .await
+        .unwrap();
+    let mut acked = Vec::new();
+    let pending: Vec<_> = (0..200)
+        .map(|i| {
+            client
+                .start_ack(
+                    "send",
+                    &json!({"room": "lobby", "text": format!("m{i}"), "cid": format!("c{i}")}),
+                )
+                .unwrap()
+        })
+        .collect();
+    for rx in pending {
+        let answer = rx.await.unwrap();
+        assert_eq!(answer[0]["ok"], true);
+        acked.push(answer[0]["message"]["id"].as_i64().unwrap());
+    }
+    signal(&server.child, "-KILL");
+    server.child.wait().unwrap();
+
+    let mut server = start(&db, port);
+    let client = Client::connect(&server.url, Some(json!({"name": "b"})))
+        .await
+        .unwrap();
+    let mut stored = Vec::new();
+    let mut since = 0;
+    loop {
+        let page = client
+            .emit_with_ack("join", json!({"room": "lobby", "since": since}))
+            .await
+            .unwrap();
+        let messages = page["messages"].as_array().unwrap().clone();
+        stored.extend(messages.iter().map(|m| m["id"].as_i64().unwrap()));
+        since = stored.last().copied().unwrap_or(since);
+        if page["more"] == false {
+            break;
+        }
+    }
+    assert_eq!(stored, acked);
+    // A retry after the crash with the same cid does not duplicate.
+    let retry = client
+        .emit_with_ack("send", json!({"room": "lobby", "text": "m0", "cid": "c0"}))
+        .await
+        .unwrap();
+    assert_eq!(retry["message"]["id"].as_i64(), acked.first().copied());
+    signal(&server.child, "-TERM");
+    assert!(server.child.wait().unwrap().success());
+}
