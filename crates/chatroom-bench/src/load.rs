@@ -237,6 +237,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
     let ticker = Ticker::start(cfg.progress, "connecting");
     let connect_started = Instant::now();
     let connected = Arc::new(AtomicU64::new(0));
+    let join_retries = Arc::new(AtomicU64::new(0));
     {
         let connected = connected.clone();
         let total = members.len();
@@ -247,6 +248,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
             let hook = make_hook(cfg.protocol, m, &totals);
             let room = cfg.groups[m.group].room.clone();
             let connected = connected.clone();
+            let join_retries = join_retries.clone();
             async move {
                 let auth = match cfg.protocol {
                     Protocol::Seed => None,
@@ -260,14 +262,12 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
                         timeout: Some(Duration::from_secs(30)),
                     },
                 )
-                .await?;
+                .await
+                .map_err(|e| ClientError::Protocol(format!("client {i}: connect: {e}")))?;
                 if cfg.protocol == Protocol::V1 && room != "lobby" {
-                    let ack = client
-                        .emit_with_ack("join", json!({ "room": room }))
-                        .await?;
-                    if ack.get("ok") != Some(&Value::Bool(true)) {
-                        return Err(ClientError::Protocol(format!("join {room} refused: {ack}")));
-                    }
+                    join_with_retry(&client, &room, &join_retries)
+                        .await
+                        .map_err(|e| ClientError::Protocol(format!("client {i}: join: {e}")))?;
                 }
                 connected.fetch_add(1, Ordering::Relaxed);
                 Ok(client)
@@ -429,6 +429,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
         "deliveries_per_s": stats::round1(unique as f64 / recv_window_s),
         "latency_ms": stats::latency_json(&hist),
         "stalls": stalls,
+        "join_retries": join_retries.load(Ordering::Relaxed),
         "gen_cpu_pct": gen_cpu_pct,
         "server_cpu_pct": srv_cpu_pct,
         "server_rss_kib": cfg.server_pid.and_then(stats::rss_kib),
@@ -448,6 +449,39 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
     }
     drop(clients);
     Ok(out)
+}
+
+/// How long one `join` may take during setup before it is sent again.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// `join` attempts per client during setup.
+const JOIN_ATTEMPTS: u32 = 3;
+
+/// Joins `room`, sending the (idempotent) `join` again if no ack comes within [`JOIN_TIMEOUT`]:
+/// a server may drop an event that races its connect handler. Retries are counted and reported.
+async fn join_with_retry(
+    client: &Client,
+    room: &str,
+    retries: &AtomicU64,
+) -> Result<(), ClientError> {
+    let mut attempt = 1;
+    loop {
+        let rx = client.start_ack("join", &json!({ "room": room }))?;
+        match tokio::time::timeout(JOIN_TIMEOUT, rx).await {
+            Ok(Ok(args)) => {
+                let ack = args.into_iter().next().unwrap_or(Value::Null);
+                if ack.get("ok") == Some(&Value::Bool(true)) {
+                    return Ok(());
+                }
+                return Err(ClientError::Protocol(format!("join {room} refused: {ack}")));
+            }
+            Ok(Err(_)) => return Err(ClientError::Closed),
+            Err(_) if attempt < JOIN_ATTEMPTS => {
+                attempt += 1;
+                retries.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => return Err(ClientError::Timeout(JOIN_TIMEOUT * JOIN_ATTEMPTS)),
+        }
+    }
 }
 
 fn make_hook(protocol: Protocol, m: &Member, totals: &Arc<Totals>) -> EventHook {
