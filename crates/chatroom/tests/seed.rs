@@ -88,3 +88,25 @@ async fn messages_outside_the_lobby_do_not_reach_seed_clients() {
         [json!("alice: public")]
     );
 }
+
+#[tokio::test]
+async fn seed_clients_get_and_cause_no_presence_events() {
+    let server = TestServer::memory().await;
+    let alice = server.named("alice").await;
+    let seed = server.seed().await;
+    let bob = server.named("bob").await;
+    ok(&bob, "typing", json!({"room": "lobby", "typing": true})).await;
+    // alice hears bob arrive and type; nothing about the seed client.
+    let presence = alice.next_event_named("presence").await.unwrap();
+    assert_eq!(presence[0]["name"], "bob");
+    alice.next_event_named("typing").await.unwrap();
+    // The seed client got neither; its first event is the next chat message.
+    ok(&bob, "send", json!({"room": "lobby", "text": "hi"})).await;
+    let (event, args) = seed.next_event().await.unwrap();
+    assert_eq!(
+        (event.as_str(), args),
+        ("chat message", vec![json!("bob: hi")])
+    );
+    let members = ok(&alice, "join", json!({"room": "lobby"})).await;
+    assert_eq!(members["members"].as_array().unwrap().len(), 3);
+}

@@ -1,4 +1,8 @@
-//! Ephemeral room events (`presence`, `typing`) to a room's members. They are not stored and
+//! Ephemeral room events (`presence`, `typing`) to a room's v1 members. Seed clients (the Node
+//! original's page) neither send nor understand these, so they are left out both ways: they
+//! sit in [`SEED_ROOM`], which every broadcast here excepts, and their own arrival and departure
+//! are not announced — a thousand seed clients connecting would otherwise cost a million
+//! presence packets for nothing. They are not stored and
 //! carry no ids; a client that misses one because its queue is full is being disconnected by
 //! the delivery policy (see `deliver`) anyway, so a failure here is logged, not retried.
 
@@ -6,6 +10,9 @@ use crate::protocol::{Presence, Typing, out};
 use chatroom_core::{RoomName, UserName};
 use socketioxide::BroadcastError;
 use socketioxide::extract::SocketRef;
+
+/// Socket.IO room holding every seed-protocol client.
+pub const SEED_ROOM: &str = "\u{0}seed";
 
 /// `presence` join/leave to the others in `room`.
 pub async fn presence(socket: &SocketRef, room: &RoomName, name: &UserName, action: &'static str) {
@@ -17,6 +24,7 @@ pub async fn presence(socket: &SocketRef, room: &RoomName, name: &UserName, acti
     };
     let result = socket
         .to(room.as_str().to_owned())
+        .except(SEED_ROOM)
         .emit(out::PRESENCE, &payload)
         .await;
     log_failure(result, out::PRESENCE);
@@ -32,6 +40,7 @@ pub async fn rename(socket: &SocketRef, room: &RoomName, name: &UserName, old: &
     };
     let result = socket
         .within(room.as_str().to_owned())
+        .except(SEED_ROOM)
         .emit(out::PRESENCE, &payload)
         .await;
     log_failure(result, out::PRESENCE);
@@ -46,6 +55,7 @@ pub async fn typing(socket: &SocketRef, room: &RoomName, name: &UserName, typing
     };
     let result = socket
         .to(room.as_str().to_owned())
+        .except(SEED_ROOM)
         .emit(out::TYPING, &payload)
         .await;
     log_failure(result, out::TYPING);

@@ -43,5 +43,7 @@ pub async fn left(socket: &SocketRef, room: &RoomName, session: &SessionRef) {
         announce::typing(socket, room, &name, false).await;
     }
     socket.leave(room.as_str().to_owned());
-    announce::presence(socket, room, &name, "leave").await;
+    if !session.seed {
+        announce::presence(socket, room, &name, "leave").await;
+    }
 }

@@ -50,6 +50,9 @@ async fn on_connect(
     let name = session.name();
     app.presence().join(&lobby, socket.id, name.clone());
     socket.join(LOBBY);
+    if session.seed {
+        socket.join(announce::SEED_ROOM);
+    }
     let welcome = Welcome {
         name: name.as_str(),
         rooms: vec![LOBBY],
@@ -57,7 +60,9 @@ async fn on_connect(
     if let Err(error) = socket.emit(out::WELCOME, &welcome) {
         tracing::debug!(sid = %socket.id, %error, "welcome not sent");
     }
-    announce::presence(&socket, &lobby, &name, "join").await;
+    if !session.seed {
+        announce::presence(&socket, &lobby, &name, "join").await;
+    }
     tracing::debug!(sid = %socket.id, name = %name, seed = session.seed, "connected");
 }
 
