@@ -81,7 +81,10 @@ mod tests {
         let codes: HashSet<_> = all.iter().map(ChatError::code).collect();
         assert_eq!(codes.len(), all.len());
         for code in codes {
-            assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
+            assert!(
+                code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{code}"
+            );
         }
     }
 

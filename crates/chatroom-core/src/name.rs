@@ -55,7 +55,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        for bad in ["", "   ", "\u{3000}\u{a0}", "a\u{0}b", "tab\there", "x\u{7f}"] {
+        for bad in [
+            "",
+            "   ",
+            "\u{3000}\u{a0}",
+            "a\u{0}b",
+            "tab\there",
+            "x\u{7f}",
+        ] {
             assert_eq!(UserName::new(bad), Err(ChatError::InvalidName), "{bad:?}");
         }
         assert_eq!(UserName::new(&"😀".repeat(33)), Err(ChatError::InvalidName));

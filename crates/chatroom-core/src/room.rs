@@ -56,7 +56,15 @@ mod tests {
 
     #[test]
     fn rejects_whitespace_controls_and_length() {
-        for bad in ["", " lobby", "a b", "a\u{3000}b", "a\u{2028}b", "a\u{85}b", "a\u{1}"] {
+        for bad in [
+            "",
+            " lobby",
+            "a b",
+            "a\u{3000}b",
+            "a\u{2028}b",
+            "a\u{85}b",
+            "a\u{1}",
+        ] {
             assert_eq!(RoomName::new(bad), Err(ChatError::InvalidRoom), "{bad:?}");
         }
         assert_eq!(RoomName::new(&"🦀".repeat(65)), Err(ChatError::InvalidRoom));
