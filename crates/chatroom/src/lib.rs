@@ -21,6 +21,7 @@ pub mod shutdown;
 pub mod socket;
 
 use app::App;
+use axum::serve::ListenerExt;
 use chatroom_core::Message;
 use chatroom_store::{Store, StoreError};
 use config::Config;
@@ -97,6 +98,13 @@ impl Server {
                 io.close().await;
             }
         };
+        // Small chat frames must leave at once: without TCP_NODELAY, Nagle's algorithm and
+        // the peer's delayed ACK hold a reply for ~40 ms (Node sets noDelay by default too).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(listener, router).with_graceful_shutdown(signal);
         tokio::select! {
             result = served => result?,
