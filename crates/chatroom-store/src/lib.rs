@@ -136,17 +136,31 @@ impl Store {
     /// message was put on the committed feed). If (room, cid) was stored before, returns the
     /// ORIGINAL message with `duplicate: true` and stores nothing.
     pub async fn append(&self, msg: NewMessage) -> Result<Appended, StoreError> {
+        self.submit(msg).await?.await
+    }
+
+    /// The first half of [`Store::append`]: queues `msg` for the writer and returns once it is
+    /// queued, with a future for the commit. Messages queued one after another from one task
+    /// get ids in that order — the server uses this to keep each sender's messages in order
+    /// while still letting the commit itself overlap with the next message's checks.
+    pub async fn submit(
+        &self,
+        msg: NewMessage,
+    ) -> Result<impl Future<Output = Result<Appended, StoreError>> + Send + 'static, StoreError>
+    {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Command::Append(msg, reply))
             .await
             .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        Ok(async move { answer.await.map_err(|_| StoreError::Closed)? })
     }
 
     /// The last `limit` messages of `room`, oldest first; `more`: older ones exist.
     pub async fn latest(&self, room: &RoomName, limit: u32) -> Result<Page, StoreError> {
-        self.backend.page(room.as_str(), Window::Latest, limit).await
+        self.backend
+            .page(room.as_str(), Window::Latest, limit)
+            .await
     }
 
     /// Up to `limit` messages of `room` with id < `before` (the newest of those), oldest first;

@@ -59,11 +59,7 @@ impl Backend for MemoryBackend {
             if let Some(key) = key {
                 state.cids.insert(key, Arc::clone(&kept));
             }
-            state
-                .rooms
-                .entry(kept.room.clone())
-                .or_default()
-                .push(kept);
+            state.rooms.entry(kept.room.clone()).or_default().push(kept);
             out.push(Stored {
                 message,
                 duplicate: false,

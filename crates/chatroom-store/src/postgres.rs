@@ -48,7 +48,10 @@ pub(crate) async fn open(url: &str) -> Result<PgBackend, StoreError> {
         opts.get_host(),
         opts.get_port(),
         opts.get_database().unwrap_or(""),
-        schema.as_deref().map(|s| format!(" (schema {s})")).unwrap_or_default()
+        schema
+            .as_deref()
+            .map(|s| format!(" (schema {s})"))
+            .unwrap_or_default()
     );
     let connect_err = |e| StoreError::Connect {
         target: target.clone(),
@@ -196,7 +199,10 @@ mod tests {
     fn schema_parameter_is_split_off() {
         assert_eq!(
             split_schema("postgres://u@h/db?schema=t_1&sslmode=disable").unwrap(),
-            ("postgres://u@h/db?sslmode=disable".into(), Some("t_1".into()))
+            (
+                "postgres://u@h/db?sslmode=disable".into(),
+                Some("t_1".into())
+            )
         );
         assert_eq!(
             split_schema("postgres://u@h/db?schema=x").unwrap(),

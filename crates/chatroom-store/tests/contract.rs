@@ -253,10 +253,17 @@ async fn ids_ascend_across_rooms(url: String) {
         stored.push(a.message.id);
     }
     assert!(stored.windows(2).all(|w| w[0] < w[1]), "{stored:?}");
-    let fed: Vec<i64> = take_feed(&mut feed, 12).await.iter().map(|m| m.id).collect();
+    let fed: Vec<i64> = take_feed(&mut feed, 12)
+        .await
+        .iter()
+        .map(|m| m.id)
+        .collect();
     assert_eq!(fed, stored);
     let page = store.latest(&room("b"), 10).await.expect("latest");
-    assert_eq!(ids(&page.messages), [stored[1], stored[4], stored[7], stored[10]]);
+    assert_eq!(
+        ids(&page.messages),
+        [stored[1], stored[4], stored[7], stored[10]]
+    );
     assert!(!page.more);
     store.ping().await.expect("ping");
     store.close().await;
@@ -313,23 +320,93 @@ async fn pagination(url: String) {
         assert_eq!(page.more, more, "{what}: more");
         assert!(page.messages.iter().all(|m| m.room == "p"), "{what}: room");
     };
-    check(store.latest(&p, 10).await.expect("q"), &all[15..], true, "latest 10");
-    check(store.latest(&p, 25).await.expect("q"), &all, false, "latest 25");
-    check(store.latest(&p, 100).await.expect("q"), &all, false, "latest 100");
+    check(
+        store.latest(&p, 10).await.expect("q"),
+        &all[15..],
+        true,
+        "latest 10",
+    );
+    check(
+        store.latest(&p, 25).await.expect("q"),
+        &all,
+        false,
+        "latest 25",
+    );
+    check(
+        store.latest(&p, 100).await.expect("q"),
+        &all,
+        false,
+        "latest 100",
+    );
     check(store.latest(&p, 0).await.expect("q"), &[], true, "latest 0");
-    check(store.before(&p, all[10], 5).await.expect("q"), &all[5..10], true, "before 10");
-    check(store.before(&p, all[5], 5).await.expect("q"), &all[..5], false, "before 5");
-    check(store.before(&p, all[3], 5).await.expect("q"), &all[..3], false, "before 3");
-    check(store.before(&p, all[0], 5).await.expect("q"), &[], false, "before first");
-    check(store.before(&p, i64::MAX, 3).await.expect("q"), &all[22..], true, "before max");
-    check(store.since(&p, all[10], 5).await.expect("q"), &all[11..16], true, "since 10");
-    check(store.since(&p, all[19], 5).await.expect("q"), &all[20..], false, "since 19");
-    check(store.since(&p, all[24], 5).await.expect("q"), &[], false, "since last");
-    check(store.since(&p, 0, 100).await.expect("q"), &all, false, "since 0");
-    check(store.since(&p, 0, 24).await.expect("q"), &all[..24], true, "since 0, 24");
+    check(
+        store.before(&p, all[10], 5).await.expect("q"),
+        &all[5..10],
+        true,
+        "before 10",
+    );
+    check(
+        store.before(&p, all[5], 5).await.expect("q"),
+        &all[..5],
+        false,
+        "before 5",
+    );
+    check(
+        store.before(&p, all[3], 5).await.expect("q"),
+        &all[..3],
+        false,
+        "before 3",
+    );
+    check(
+        store.before(&p, all[0], 5).await.expect("q"),
+        &[],
+        false,
+        "before first",
+    );
+    check(
+        store.before(&p, i64::MAX, 3).await.expect("q"),
+        &all[22..],
+        true,
+        "before max",
+    );
+    check(
+        store.since(&p, all[10], 5).await.expect("q"),
+        &all[11..16],
+        true,
+        "since 10",
+    );
+    check(
+        store.since(&p, all[19], 5).await.expect("q"),
+        &all[20..],
+        false,
+        "since 19",
+    );
+    check(
+        store.since(&p, all[24], 5).await.expect("q"),
+        &[],
+        false,
+        "since last",
+    );
+    check(
+        store.since(&p, 0, 100).await.expect("q"),
+        &all,
+        false,
+        "since 0",
+    );
+    check(
+        store.since(&p, 0, 24).await.expect("q"),
+        &all[..24],
+        true,
+        "since 0, 24",
+    );
     // An id from another room works as a cursor too.
     let q_mid = store.since(&room("q"), 0, 13).await.expect("q").messages[12].id;
-    check(store.since(&p, q_mid, 100).await.expect("q"), &all[13..], false, "since q id");
+    check(
+        store.since(&p, q_mid, 100).await.expect("q"),
+        &all[13..],
+        false,
+        "since q id",
+    );
     let empty = store.latest(&room("nobody-here"), 10).await.expect("q");
     assert!(empty.messages.is_empty() && !empty.more);
     store.close().await;
@@ -363,7 +440,12 @@ async fn cid_dedup_sequential(url: String) {
     let fed: Vec<i64> = take_feed(&mut feed, 4).await.iter().map(|m| m.id).collect();
     assert_eq!(
         fed,
-        [first.message.id, other.message.id, n1.message.id, n2.message.id]
+        [
+            first.message.id,
+            other.message.id,
+            n1.message.id,
+            n2.message.id
+        ]
     );
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_feed_idle(&mut feed);
@@ -379,7 +461,11 @@ async fn cid_dedup_concurrent(url: String) {
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let store = store.clone();
-            tokio::spawn(async move { store.append(msg("a", &format!("try {i}"), Some("same"))).await })
+            tokio::spawn(async move {
+                store
+                    .append(msg("a", &format!("try {i}"), Some("same")))
+                    .await
+            })
         })
         .collect();
     let mut results = Vec::new();
@@ -409,7 +495,9 @@ async fn thousand_concurrent_appends_group_commit(url: String) {
             let store = store.clone();
             tokio::spawn(async move {
                 let r = ["r1", "r2", "r3"][i % 3];
-                store.append(msg(r, &format!("n{i}"), Some(&format!("c{i}")))).await
+                store
+                    .append(msg(r, &format!("n{i}"), Some(&format!("c{i}"))))
+                    .await
             })
         })
         .collect();
@@ -439,7 +527,12 @@ async fn thousand_concurrent_appends_group_commit(url: String) {
     let total: usize = {
         let mut n = 0;
         for r in ["r1", "r2", "r3"] {
-            n += store.since(&room(r), 0, 1000).await.expect("since").messages.len();
+            n += store
+                .since(&room(r), 0, 1000)
+                .await
+                .expect("since")
+                .messages
+                .len();
         }
         n
     };
@@ -456,10 +549,12 @@ async fn close_flushes_and_refuses(url: String) {
         })
         .collect();
     // Let them all queue, then close: every queued append is written first.
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     store.close().await;
     for t in tasks {
-        t.await.expect("task").expect("queued before close, so stored");
+        t.await
+            .expect("task")
+            .expect("queued before close, so stored");
     }
     let fed = take_feed(&mut feed, 20).await;
     assert_eq!(fed.len(), 20);
@@ -482,7 +577,11 @@ async fn sqlite_reopen_keeps_messages_and_ids_keep_increasing() {
     let mut last = 0;
     for i in 0..5 {
         last = store
-            .append(msg(if i % 2 == 0 { "a" } else { "b" }, "x", Some(&format!("k{i}"))))
+            .append(msg(
+                if i % 2 == 0 { "a" } else { "b" },
+                "x",
+                Some(&format!("k{i}")),
+            ))
             .await
             .expect("append")
             .message
@@ -612,9 +711,16 @@ async fn postgres_outage_fails_appends_then_recovers() {
     eprintln!(
         "append failed after {:?}: {}",
         started.elapsed(),
-        failed.as_ref().err().map(ToString::to_string).unwrap_or_default()
+        failed
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .unwrap_or_default()
     );
-    assert!(store.latest(&room("a"), 10).await.is_err(), "read during outage");
+    assert!(
+        store.latest(&room("a"), 10).await.is_err(),
+        "read during outage"
+    );
     assert!(store.ping().await.is_err(), "ping during outage");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_feed_idle(&mut feed);
@@ -630,7 +736,10 @@ async fn postgres_outage_fails_appends_then_recovers() {
     assert_eq!(take_feed(&mut feed, 1).await[0].id, after.message.id);
     let page = store.latest(&room("a"), 10).await.expect("latest");
     assert_eq!(
-        page.messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        page.messages
+            .iter()
+            .map(|m| m.text.as_str())
+            .collect::<Vec<_>>(),
         ["before", "after"]
     );
     store.ping().await.expect("ping after restore");
@@ -650,7 +759,10 @@ async fn open_err(url: &str) -> StoreError {
 async fn unknown_scheme_is_a_clear_error() {
     for url in ["mysql://x/y", "", "chat.db", "redis://127.0.0.1"] {
         let e = open_err(url).await;
-        assert!(matches!(e, StoreError::UnknownScheme { .. }), "{url}: {e:?}");
+        assert!(
+            matches!(e, StoreError::UnknownScheme { .. }),
+            "{url}: {e:?}"
+        );
         let shown = e.to_string();
         assert!(shown.contains("unsupported database URL"), "{shown}");
         assert!(!shown.contains('\n'), "{shown}");
