@@ -28,7 +28,12 @@ if [ -z "${CHATROOM_BIN:-}" ]; then
 else
   cargo build --release -p chatroom-bench
 fi
-BENCH=$CARGO_TARGET_DIR/release/chatroom-bench
+# Private copies: others may rebuild the shared target directory while this runs.
+cp "$CARGO_TARGET_DIR/release/chatroom-bench" "$BENCH_TMP/chatroom-bench"
+cp "$CHATROOM_BIN" "$BENCH_TMP/chatroom"
+BENCH=$BENCH_TMP/chatroom-bench
+CHATROOM_BIN=$BENCH_TMP/chatroom
+REV=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.lock || echo +dirty)
 [ -d bench/node-baseline/node_modules ] || (cd bench/node-baseline && npm ci --no-audit --no-fund)
 # 19,000 sockets on each side of loopback: lift the open-files limit for us and the servers.
 ulimit -n "$(ulimit -Hn)"
@@ -36,6 +41,7 @@ ulimit -n "$(ulimit -Hn)"
 mkdir -p bench/results
 OUT=bench/results/compare-$(date +%Y%m%d-%H%M%S).jsonl
 echo "results: $OUT"
+echo "server: chatroom at $REV; node $(node --version), socket.io $(node -p "require('./bench/node-baseline/node_modules/socket.io/package.json').version")"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)"
 
 # run_case NAME "ours node" SCENARIO ARGS... : REPS alternating runs, fresh server each run.
@@ -48,7 +54,7 @@ run_case() {
       echo "=== $name [$t] run $rep/$REPS"
       start_server "$t"
       if ! timeout "$RUN_TIMEOUT" "$BENCH" "$@" --url "$SRV_URL" --pid "$SRV_PID" --target "$t" \
-          --case "$name" --out "$OUT" >/dev/null; then
+          --case "$name" --out "$OUT" --label "server_rev=$REV" >/dev/null; then
         echo "!!! $name [$t] run $rep failed (see above)"
       fi
       stop_server

@@ -72,6 +72,9 @@ struct Common {
     /// No progress line.
     #[arg(long, short)]
     quiet: bool,
+    /// Extra KEY=VALUE fields for the result record (repeatable), e.g. `--label server_rev=abc123`.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
 }
 
 #[derive(Args)]
@@ -185,6 +188,12 @@ fn emit(
     });
     if let (Some(obj), Value::Object(fields)) = (rec.as_object_mut(), body) {
         obj.extend(fields);
+        for label in &common.labels {
+            let (k, v) = label
+                .split_once('=')
+                .with_context(|| format!("--label {label:?} is not KEY=VALUE"))?;
+            obj.insert(k.to_owned(), Value::String(v.to_owned()));
+        }
     }
     let line = rec.to_string();
     println!("{line}");

@@ -172,7 +172,9 @@ fn esc(s: &str) -> String {
 }
 
 fn fmt_num(v: f64) -> String {
-    if v >= 10_000.0 {
+    if v == 0.0 {
+        "0".to_owned()
+    } else if v >= 10_000.0 {
         format!("{:.0}k", v / 1000.0)
     } else if v >= 100.0 {
         format!("{v:.0}")
@@ -208,7 +210,7 @@ pub fn render(spec: &ChartSpec, t: &Table) -> Option<String> {
     };
 
     let group_w = 40.0 + 44.0 * t.targets.len() as f64;
-    let (left, right, top_m, bottom) = (80.0, 20.0, 60.0, 110.0);
+    let (left, right, top_m, bottom) = (80.0, 140.0, 60.0, 120.0);
     let plot_w = (group_w * t.cases.len() as f64).max(300.0);
     let plot_h = 300.0;
     let width = left + plot_w + right;

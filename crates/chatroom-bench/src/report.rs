@@ -227,7 +227,7 @@ mod tests {
         .join("\n");
         let t = comparison_table(&lines);
         assert!(
-            t.contains("| c (1×ours, 1×node) | deliveries/s | 200 | 100 | 2.00× | 50.0 / 40.0 |")
+            t.contains("| c (1×ours, 1×node) | deliveries/s | 200 | 100 | 2.00× | 50 / 40 |")
         );
     }
 }
