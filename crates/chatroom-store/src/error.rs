@@ -70,6 +70,16 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// What a client is told when the store fails: always `unavailable` (nothing was stored or
+/// delivered; retry with the same `cid` is safe). The cause is logged here, once, and never
+/// sent to the client.
+impl From<StoreError> for chatroom_core::ChatError {
+    fn from(e: StoreError) -> Self {
+        tracing::warn!(error = %e, "message store unavailable");
+        chatroom_core::ChatError::Unavailable
+    }
+}
+
 impl StoreError {
     /// Whether the failure came from the data of one message rather than from the database
     /// being unreachable (then retrying the messages of a batch one by one isolates the bad one).
@@ -103,7 +113,7 @@ pub(crate) fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{StoreError, redact};
 
     #[test]
     fn redacts_passwords_only() {
@@ -114,5 +124,11 @@ mod tests {
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://a/b.db"), "sqlite://a/b.db");
         assert_eq!(redact("memory"), "memory");
+    }
+
+    #[test]
+    fn every_store_error_is_unavailable_for_clients() {
+        let e: chatroom_core::ChatError = StoreError::Closed.into();
+        assert_eq!(e.code(), "unavailable");
     }
 }
