@@ -107,9 +107,15 @@ impl NewMessage {
     }
 }
 
+/// Blank text is `empty`; a NUL character is `bad_request` (PostgreSQL cannot store it, and
+/// no chat client means to send one).
 fn check_not_blank(text: &str) -> Result<(), ChatError> {
     if text.trim().is_empty() {
         Err(ChatError::Empty)
+    } else if text.contains('\0') {
+        Err(ChatError::BadRequest(
+            "text must not contain NUL characters".into(),
+        ))
     } else {
         Ok(())
     }
@@ -186,6 +192,13 @@ mod tests {
             NewMessage::seed(UserName::guest(1), " ".into(), 0),
             Err(ChatError::Empty)
         );
+    }
+
+    #[test]
+    fn nul_is_refused_everywhere() {
+        assert_eq!(v1("a\0b").unwrap_err().code(), "bad_request");
+        let seed = NewMessage::seed(UserName::guest(1), "a\0".into(), 0);
+        assert_eq!(seed.unwrap_err().code(), "bad_request");
     }
 
     #[test]
