@@ -36,6 +36,9 @@ use tokio::sync::mpsc::Receiver;
 /// How long clients get to close after a shutdown signal before the process exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// Per-connection WebSocket read buffer; see `Server::serve`.
+const WS_READ_BUFFER_BYTES: usize = 1024;
+
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -83,6 +86,9 @@ impl Server {
             .ws_max_message_size(usize::try_from(config.max_message_bytes).unwrap_or(usize::MAX))
             .ws_max_frame_size(usize::try_from(config.max_message_bytes).unwrap_or(usize::MAX))
             .max_buffer_size(config.send_queue)
+            // Read chunk per WebSocket (default 4 KiB, allocated per connection): chat frames
+            // are small, larger ones are simply read in several chunks.
+            .ws_read_buffer_size(WS_READ_BUFFER_BYTES)
             .build_svc();
         socket::register(&io);
         let deliver = tokio::spawn(socket::deliver::run(io.clone(), app.clone(), feed));
