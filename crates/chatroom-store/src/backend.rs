@@ -8,6 +8,7 @@ use crate::postgres::PgBackend;
 use crate::sqlite::SqliteBackend;
 use crate::{Page, StoreError};
 use chatroom_core::{Message, MessageId, NewMessage};
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -138,14 +139,110 @@ impl From<MessageRow> for Message {
     }
 }
 
+/// What becomes of one request of a batch, decided before anything is written.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Its (room, cid) was stored by an earlier batch: answer with that message.
+    Existing(Arc<Message>),
+    /// A new row.
+    New,
+    /// Its (room, cid) repeats the request at this earlier index of the batch, which is `New`.
+    Repeat(usize),
+}
+
+/// Plans a batch without touching the database: the distinct (room, cid) pairs to look up, then
+/// (given what the lookup found) each request's [`Outcome`]. With one writer and the lookup in
+/// the same transaction as the insert, no row can appear in between from this process; another
+/// process inserting the same (room, cid) or id makes the insert fail on the unique constraint
+/// (a data error: the batch is retried one message at a time, and the lookup then finds it).
+pub(crate) struct Plan<'a> {
+    batch: &'a [NewMessage],
+}
+
+impl<'a> Plan<'a> {
+    pub(crate) fn new(batch: &'a [NewMessage]) -> Self {
+        Plan { batch }
+    }
+
+    /// The distinct (room, cid) pairs of the batch, in first-seen order.
+    pub(crate) fn keys(&self) -> Vec<(&'a str, &'a str)> {
+        let mut seen = HashSet::new();
+        self.batch
+            .iter()
+            .filter_map(|m| Some((m.room.as_str(), m.cid.as_ref()?.as_str())))
+            .filter(|k| seen.insert(*k))
+            .collect()
+    }
+
+    /// Each request's outcome, given the stored messages the lookup of [`Plan::keys`] found.
+    pub(crate) fn outcomes(&self, existing: Vec<Message>) -> Vec<Outcome> {
+        let stored: HashMap<(String, String), Arc<Message>> = existing
+            .into_iter()
+            .filter_map(|m| Some(((m.room.clone(), m.cid.clone()?), Arc::new(m))))
+            .collect();
+        let mut first_new: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut out = Vec::with_capacity(self.batch.len());
+        for (i, m) in self.batch.iter().enumerate() {
+            let Some(key) = m.cid.as_ref().map(|c| (m.room.as_str(), c.as_str())) else {
+                out.push(Outcome::New);
+                continue;
+            };
+            if let Some(original) = stored.get(&(key.0.to_owned(), key.1.to_owned())) {
+                out.push(Outcome::Existing(Arc::clone(original)));
+            } else if let Some(&first) = first_new.get(&key) {
+                out.push(Outcome::Repeat(first));
+            } else {
+                first_new.insert(key, i);
+                out.push(Outcome::New);
+            }
+        }
+        out
+    }
+
+    /// The answers, given the id of each `New` outcome in batch order (`ids` must have exactly
+    /// one per `New`, ascending, so ids follow the order the requests were queued).
+    pub(crate) fn answers(&self, outcomes: Vec<Outcome>, ids: &[MessageId]) -> Vec<Stored> {
+        let mut ids = ids.iter().copied();
+        let mut out: Vec<Stored> = Vec::with_capacity(self.batch.len());
+        for (new, outcome) in self.batch.iter().zip(outcomes) {
+            let stored = match outcome {
+                Outcome::Existing(message) => Stored {
+                    message,
+                    duplicate: true,
+                },
+                Outcome::New => {
+                    // The backends allocate exactly one id per `New` (they check the count).
+                    let id = ids.next().expect("one id per new message");
+                    Stored {
+                        message: Arc::new(Message::stored(id, new)),
+                        duplicate: false,
+                    }
+                }
+                Outcome::Repeat(first) => Stored {
+                    // As reading it back would give it: `from_seed` is not stored.
+                    message: Arc::new(Message {
+                        from_seed: false,
+                        ..Message::clone(&out[first].message)
+                    }),
+                    duplicate: true,
+                },
+            };
+            out.push(stored);
+        }
+        out
+    }
+}
+
+/// Number of `New` outcomes (rows to insert).
+pub(crate) fn count_new(outcomes: &[Outcome]) -> usize {
+    outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::New))
+        .count()
+}
+
 /// SQL shared by SQLite and PostgreSQL (sqlx binds `$N` on both).
 pub(crate) mod sql {
-    /// Stores one message unless its (room, cid) exists; returns the new id, or no row.
-    pub const INSERT: &str = "INSERT INTO messages (room, name, text, ts, cid) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room, cid) DO NOTHING RETURNING id";
-    /// The message already stored under (room, cid).
-    pub const BY_CID: &str =
-        "SELECT id, room, name, text, ts, cid FROM messages WHERE room = $1 AND cid = $2";
     /// Newest first: $1 room, $2 limit.
     pub const LATEST: &str = "SELECT id, room, name, text, ts, cid FROM messages \
          WHERE room = $1 ORDER BY id DESC LIMIT $2";
@@ -155,4 +252,65 @@ pub(crate) mod sql {
     /// Oldest first above an id: $1 room, $2 since, $3 limit.
     pub const SINCE: &str = "SELECT id, room, name, text, ts, cid FROM messages \
          WHERE room = $1 AND id > $2 ORDER BY id ASC LIMIT $3";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Outcome, Plan, count_new};
+    use chatroom_core::{Cid, Limits, Message, NewMessage, RoomName, UserName};
+
+    fn msg(room: &str, cid: Option<&str>) -> NewMessage {
+        NewMessage::new(
+            RoomName::new(room).unwrap(),
+            UserName::new("a").unwrap(),
+            format!("in {room}"),
+            cid.map(|c| Cid::new(c).unwrap()),
+            &Limits::default(),
+            7,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn plan_dedups_against_store_and_within_batch() {
+        let batch = [
+            msg("r1", Some("a")), // already stored
+            msg("r1", Some("b")), // new
+            msg("r2", Some("b")), // new: other room
+            msg("r1", Some("b")), // repeat of index 1
+            msg("r1", None),      // new: no cid never conflicts
+            msg("r1", None),      // new
+            msg("r1", Some("a")), // already stored
+        ];
+        let plan = Plan::new(&batch);
+        assert_eq!(plan.keys(), vec![("r1", "a"), ("r1", "b"), ("r2", "b")]);
+        let original = Message {
+            id: 3,
+            text: "original".into(),
+            ..Message::stored(3, &batch[0])
+        };
+        let outcomes = plan.outcomes(vec![original.clone()]);
+        assert_eq!(count_new(&outcomes), 4);
+        assert!(matches!(outcomes[3], Outcome::Repeat(1)));
+        let answers = plan.answers(outcomes, &[10, 11, 12, 13]);
+        let got: Vec<(i64, bool)> = answers
+            .iter()
+            .map(|s| (s.message.id, s.duplicate))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (3, true),
+                (10, false),
+                (11, false),
+                (10, true),
+                (12, false),
+                (13, false),
+                (3, true)
+            ]
+        );
+        assert_eq!(*answers[0].message, original);
+        assert_eq!(answers[3].message.room, "r1");
+        assert_eq!(answers[2].message.room, "r2");
+    }
 }

@@ -7,7 +7,7 @@
 //! bookkeeping live there (tests use one schema each). sqlx's own
 //! `options=-c%20search_path%3DNAME` works too, but then the schema must already exist.
 
-use crate::backend::{Backend, MessageRow, Stored, Window, into_page, sql};
+use crate::backend::{Backend, MessageRow, Plan, Stored, Window, count_new, into_page, sql};
 use crate::error::redact;
 use crate::{Page, StoreError};
 use chatroom_core::{Message, NewMessage};
@@ -98,6 +98,29 @@ pub(crate) async fn open(url: &str) -> Result<PgBackend, StoreError> {
     Ok(PgBackend { write, read })
 }
 
+/// The new rows of a batch, column by column (bound as one array each).
+struct Columns<'a> {
+    id: Vec<i64>,
+    room: Vec<&'a str>,
+    name: Vec<&'a str>,
+    text: Vec<&'a str>,
+    ts: Vec<i64>,
+    cid: Vec<Option<&'a str>>,
+}
+
+impl Columns<'_> {
+    fn with_capacity(n: usize) -> Self {
+        Columns {
+            id: Vec::with_capacity(n),
+            room: Vec::with_capacity(n),
+            name: Vec::with_capacity(n),
+            text: Vec::with_capacity(n),
+            ts: Vec::with_capacity(n),
+            cid: Vec::with_capacity(n),
+        }
+    }
+}
+
 /// Removes our `schema=NAME` parameter from `url`; returns the rest and the schema.
 fn split_schema(url: &str) -> Result<(String, Option<String>), String> {
     let Some((base, query)) = url.split_once('?') else {
@@ -130,39 +153,78 @@ fn split_schema(url: &str) -> Result<(String, Option<String>), String> {
 }
 
 impl Backend for PgBackend {
+    /// Three statements per batch whatever its size (each column travels as one array):
+    /// look up the batch's (room, cid) pairs, take one id per new row from the identity
+    /// sequence, insert the new rows with those ids. The ids are sorted and assigned here in
+    /// batch order, so nothing depends on the order in which PostgreSQL evaluates `nextval`,
+    /// inserts rows or returns them. A (room, cid) inserted meanwhile by another process makes
+    /// the insert fail on the unique constraint (then the batch is retried message by message).
     async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
+        let plan = Plan::new(batch);
+        let (rooms, cids): (Vec<&str>, Vec<&str>) = plan.keys().into_iter().unzip();
         let mut tx = self.write.begin().await?;
-        let mut out = Vec::with_capacity(batch.len());
-        for new in batch {
-            let cid = new.cid.as_ref().map(|c| c.as_str());
-            let id: Option<i64> = sqlx::query_scalar(sql::INSERT)
-                .bind(new.room.as_str())
-                .bind(new.name.as_str())
-                .bind(new.text.as_str())
-                .bind(new.ts)
-                .bind(cid)
-                .fetch_optional(&mut *tx)
-                .await?;
-            out.push(match id {
-                Some(id) => Stored {
-                    message: Arc::new(Message::stored(id, new)),
-                    duplicate: false,
-                },
-                None => {
-                    let row: MessageRow = sqlx::query_as(sql::BY_CID)
-                        .bind(new.room.as_str())
-                        .bind(cid)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    Stored {
-                        message: Arc::new(row.into()),
-                        duplicate: true,
-                    }
-                }
-            });
+        let existing: Vec<MessageRow> = if rooms.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(
+                "SELECT m.id, m.room, m.name, m.text, m.ts, m.cid FROM messages m \
+                 JOIN UNNEST($1::text[], $2::text[]) AS k(room, cid) \
+                 ON m.room = k.room AND m.cid = k.cid",
+            )
+            .bind(&rooms)
+            .bind(&cids)
+            .fetch_all(&mut *tx)
+            .await?
+        };
+        let outcomes = plan.outcomes(existing.into_iter().map(Message::from).collect());
+        let new = count_new(&outcomes);
+        let mut ids: Vec<i64> = if new == 0 {
+            Vec::new()
+        } else {
+            sqlx::query_scalar(
+                "SELECT nextval(pg_get_serial_sequence('messages', 'id')) \
+                 FROM generate_series(1::int8, $1)",
+            )
+            .bind(new as i64)
+            .fetch_all(&mut *tx)
+            .await?
+        };
+        if ids.len() != new {
+            return Err(sqlx::Error::Protocol(format!(
+                "asked for {new} message ids, got {}",
+                ids.len()
+            ))
+            .into());
+        }
+        ids.sort_unstable();
+        let stored = plan.answers(outcomes, &ids);
+        if new > 0 {
+            let rows = stored.iter().filter(|s| !s.duplicate).map(|s| &*s.message);
+            let mut columns = Columns::with_capacity(new);
+            for m in rows {
+                columns.id.push(m.id);
+                columns.room.push(&m.room);
+                columns.name.push(&m.name);
+                columns.text.push(&m.text);
+                columns.ts.push(m.ts);
+                columns.cid.push(m.cid.as_deref());
+            }
+            sqlx::query(
+                "INSERT INTO messages (id, room, name, text, ts, cid) OVERRIDING SYSTEM VALUE \
+                 SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], \
+                                      $5::int8[], $6::text[])",
+            )
+            .bind(&columns.id)
+            .bind(&columns.room)
+            .bind(&columns.name)
+            .bind(&columns.text)
+            .bind(&columns.ts)
+            .bind(&columns.cid)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
-        Ok(out)
+        Ok(stored)
     }
 
     async fn page(&self, room: &str, window: Window, limit: u32) -> Result<Page, StoreError> {

@@ -6,12 +6,14 @@
 //! of the process; only an OS crash or power loss can lose the last transactions (fsync happens
 //! at checkpoints). `busy_timeout` covers other processes touching the file.
 
-use crate::backend::{Backend, MessageRow, Stored, Window, into_page, sql};
+use crate::backend::{Backend, MessageRow, Plan, Stored, Window, count_new, into_page, sql};
 use crate::error::redact;
 use crate::{Page, StoreError};
 use chatroom_core::{Message, NewMessage};
+use sqlx::QueryBuilder;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use std::str::FromStr;
 use std::sync::Arc;
@@ -19,6 +21,8 @@ use std::time::Duration;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_CONNECTIONS: u32 = 4;
+/// SQLite's limit on bound parameters per statement (since 3.32).
+const SQLITE_MAX_PARAMS: usize = 32766;
 
 /// The write pool (one connection) and the read pool.
 #[derive(Clone)]
@@ -78,39 +82,68 @@ pub(crate) async fn open(url: &str) -> Result<SqliteBackend, StoreError> {
 }
 
 impl Backend for SqliteBackend {
+    /// A few statements per batch: look up the batch's (room, cid) pairs, read the next free
+    /// id, insert the new rows with explicit ids (multi-row VALUES, chunked under SQLite's bind
+    /// limit). Ids are assigned here, in batch order, so nothing depends on the order in which
+    /// SQLite inserts rows or returns them. That is safe because this writer is the only one in
+    /// the process, and against other processes too: a row they insert after our read makes
+    /// our insert fail (WAL refuses to write from an outdated snapshot, and an id or (room, cid)
+    /// taken meanwhile violates a unique constraint), never store under a wrong id.
     async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
+        let plan = Plan::new(batch);
         let mut tx = self.write.begin().await?;
-        let mut out = Vec::with_capacity(batch.len());
-        for new in batch {
-            let cid = new.cid.as_ref().map(|c| c.as_str());
-            let id: Option<i64> = sqlx::query_scalar(sql::INSERT)
-                .bind(new.room.as_str())
-                .bind(new.name.as_str())
-                .bind(new.text.as_str())
-                .bind(new.ts)
-                .bind(cid)
-                .fetch_optional(&mut *tx)
-                .await?;
-            out.push(match id {
-                Some(id) => Stored {
-                    message: Arc::new(Message::stored(id, new)),
-                    duplicate: false,
-                },
-                None => {
-                    let row: MessageRow = sqlx::query_as(sql::BY_CID)
-                        .bind(new.room.as_str())
-                        .bind(cid)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    Stored {
-                        message: Arc::new(row.into()),
-                        duplicate: true,
-                    }
-                }
+        let mut existing = Vec::new();
+        for keys in plan.keys().chunks(SQLITE_MAX_PARAMS / 2) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT m.id, m.room, m.name, m.text, m.ts, m.cid FROM messages m JOIN (",
+            );
+            q.push_values(keys, |mut row, (room, cid)| {
+                row.push_bind(*room).push_bind(*cid);
             });
+            q.push(") AS k ON m.room = k.column1 AND m.cid = k.column2");
+            let rows: Vec<MessageRow> = q
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await?;
+            existing.extend(rows.into_iter().map(Message::from));
+        }
+        let outcomes = plan.outcomes(existing);
+        let new = count_new(&outcomes);
+        let ids: Vec<i64> = if new == 0 {
+            Vec::new()
+        } else {
+            // AUTOINCREMENT's next id: past both the largest id ever used and the largest now.
+            let last: i64 = sqlx::query_scalar(
+                "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0), \
+                            COALESCE((SELECT max(id) FROM messages), 0))",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            (1..=new as i64).map(|k| last + k).collect()
+        };
+        let stored = plan.answers(outcomes, &ids);
+        let rows: Vec<&Message> = stored
+            .iter()
+            .filter(|s| !s.duplicate)
+            .map(|s| &*s.message)
+            .collect();
+        for chunk in rows.chunks(SQLITE_MAX_PARAMS / 6) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO messages (id, room, name, text, ts, cid) ",
+            );
+            q.push_values(chunk, |mut row, m| {
+                row.push_bind(m.id)
+                    .push_bind(m.room.as_str())
+                    .push_bind(m.name.as_str())
+                    .push_bind(m.text.as_str())
+                    .push_bind(m.ts)
+                    .push_bind(m.cid.as_deref());
+            });
+            q.build().persistent(false).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(out)
+        Ok(stored)
     }
 
     async fn page(&self, room: &str, window: Window, limit: u32) -> Result<Page, StoreError> {
