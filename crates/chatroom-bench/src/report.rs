@@ -226,8 +226,6 @@ mod tests {
         .map(|v| v.to_string())
         .join("\n");
         let t = comparison_table(&lines);
-        assert!(
-            t.contains("| c (1×ours, 1×node) | deliveries/s | 200 | 100 | 2.00× | 50 / 40 |")
-        );
+        assert!(t.contains("| c (1×ours, 1×node) | deliveries/s | 200 | 100 | 2.00× | 50 / 40 |"));
     }
 }
