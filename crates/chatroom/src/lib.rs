@@ -39,6 +39,22 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Per-connection WebSocket read buffer; see `Server::serve`.
 const WS_READ_BUFFER_BYTES: usize = 1024;
 
+/// Pending connections the kernel queues before `accept` (Node uses 511; a connection storm
+/// overflowed a smaller queue and clients waited a full second to retry the SYN).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with address reuse and a [`LISTEN_BACKLOG`]-deep accept queue.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {

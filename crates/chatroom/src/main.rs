@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             Ok(server) => server,
             Err(e) => return fail(&e, 1),
         };
-        let listener = match tokio::net::TcpListener::bind(addr).await {
+        let listener = match chatroom::bind(addr) {
             Ok(listener) => listener,
             Err(e) => return fail(&format!("cannot bind {addr}: {e}"), 1),
         };

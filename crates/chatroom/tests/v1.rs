@@ -287,3 +287,24 @@ async fn http_routes() {
     let (status, _) = http_get(server.addr, "/nope").await;
     assert_eq!(status, 404);
 }
+
+/// An event sent the moment the connection is accepted is handled, in order, never dropped
+/// (socketioxide registers handlers in a spawned task; ours are registered in the handshake).
+#[tokio::test]
+async fn events_right_after_connect_are_answered() {
+    let server = TestServer::memory().await;
+    for i in 0..50 {
+        let client =
+            chatroom_bench::Client::connect(&server.url(), Some(json!({"name": format!("n{i}")})))
+                .await
+                .expect("connects");
+        let sent = client
+            .emit_with_ack(
+                "send",
+                json!({"room": "lobby", "text": format!("first {i}")}),
+            )
+            .await
+            .expect("ack");
+        assert_eq!(sent["ok"], true, "{sent}");
+    }
+}

@@ -38,12 +38,17 @@ pub async fn rename(socket: &SocketRef, room: &RoomName, name: &UserName, old: &
         action: "rename",
         old: Some(old.as_str()),
     };
+    // `except` turns a socket's operator into a broadcast that skips the socket itself, so
+    // the renamed client is told directly.
     let result = socket
-        .within(room.as_str().to_owned())
+        .to(room.as_str().to_owned())
         .except(SEED_ROOM)
         .emit(out::PRESENCE, &payload)
         .await;
     log_failure(result, out::PRESENCE);
+    if let Err(error) = socket.emit(out::PRESENCE, &payload) {
+        tracing::debug!(%error, "rename presence not sent to the renamed client");
+    }
 }
 
 /// `typing` to the others in `room`.

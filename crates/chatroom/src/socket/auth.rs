@@ -34,6 +34,8 @@ pub async fn authenticate(
             return Err(HandshakeRefused(e.code()));
         }
     };
+    session.reserve_connect_turn();
     socket.extensions.insert(session);
+    crate::socket::register_events(&socket);
     Ok(())
 }

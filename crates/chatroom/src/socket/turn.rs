@@ -35,6 +35,9 @@ impl Default for Turns {
 }
 
 impl Turns {
+    /// Ticket 0, taken by the handshake for `on_connect` before any event can arrive.
+    pub const CONNECT: u64 = 0;
+
     fn issue(&self) -> u64 {
         self.issued.fetch_add(1, Ordering::Relaxed)
     }
@@ -54,6 +57,23 @@ impl Turns {
             *serving = next;
             changed
         });
+    }
+}
+
+/// Releases the connect turn when dropped; see [`crate::socket::session::Session::connect_turn`].
+pub struct ConnectTurn<'a>(pub(crate) &'a Turns);
+
+impl Drop for ConnectTurn<'_> {
+    fn drop(&mut self) {
+        self.0.finish(Turns::CONNECT);
+    }
+}
+
+impl Turns {
+    /// Takes the first ticket for the connect handler.
+    pub(crate) fn reserve_connect(&self) {
+        let ticket = self.issue();
+        debug_assert_eq!(ticket, Turns::CONNECT, "connect takes the first ticket");
     }
 }
 
