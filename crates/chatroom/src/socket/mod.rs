@@ -54,7 +54,7 @@ async fn on_connect(
 ) {
     // Holds the connection's first turn (taken by the handshake) until the lobby is joined,
     // so early events see the client in the lobby.
-    let _connected = session.connect_turn();
+    let _connected = turn::TurnGuard::connect(&session);
     let lobby = RoomName::lobby();
     let name = session.name();
     app.presence().join(&lobby, socket.id, name.clone());

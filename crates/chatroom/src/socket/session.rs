@@ -2,7 +2,7 @@
 //! the client speaks only the seed protocol, its rate limiter and its typing timers.
 
 use crate::config::RateLimit;
-use crate::socket::turn::{ConnectTurn, Turns};
+use crate::socket::turn::Turns;
 use chatroom_core::{ChatError, RoomName, UserName};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -72,11 +72,6 @@ impl Session {
     /// Takes the connection's first turn for `on_connect` (called by the handshake).
     pub fn reserve_connect_turn(&self) {
         self.turns.reserve_connect();
-    }
-
-    /// The connect turn: events wait until this guard is dropped at the end of `on_connect`.
-    pub fn connect_turn(&self) -> ConnectTurn<'_> {
-        ConnectTurn(&self.turns)
     }
 
     /// Marks the client as too slow; true only the first time.

@@ -60,33 +60,34 @@ impl Turns {
     }
 }
 
-/// Releases the connect turn when dropped; see [`crate::socket::session::Session::connect_turn`].
-pub struct ConnectTurn<'a>(pub(crate) &'a Turns);
-
-impl Drop for ConnectTurn<'_> {
-    fn drop(&mut self) {
-        self.0.finish(Turns::CONNECT);
-    }
-}
-
 impl Turns {
-    /// Takes the first ticket for the connect handler.
+    /// Takes the first ticket for the connect handler; see [`TurnGuard::connect`].
     pub(crate) fn reserve_connect(&self) {
         let ticket = self.issue();
         debug_assert_eq!(ticket, Turns::CONNECT, "connect takes the first ticket");
     }
 }
 
-/// A ticket taken when the event arrived. Dropping it unused gives the turn up.
-pub struct Turn {
-    session: Option<SessionRef>,
-    ticket: u64,
+/// One issued ticket; dropping it finishes it, waited for or not.
+struct Ticket {
+    session: SessionRef,
+    number: u64,
 }
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.session.turns.finish(self.number);
+    }
+}
+
+/// A ticket taken when the event arrived (none if the socket has no session). Dropping it
+/// unused gives the turn up.
+pub struct Turn(Option<Ticket>);
 
 /// Holding this means it is this event's turn; dropping it lets the next event go.
 pub struct TurnGuard {
-    session: Option<SessionRef>,
-    ticket: u64,
+    /// Held only for its `Drop`.
+    _ticket: Option<Ticket>,
 }
 
 impl FromMessageParts<LocalAdapter> for Turn {
@@ -96,41 +97,36 @@ impl FromMessageParts<LocalAdapter> for Turn {
         _: &mut Value,
         _: &Option<i64>,
     ) -> Result<Self, Self::Error> {
-        let session = s.extensions.get::<SessionRef>();
-        let ticket = session.as_ref().map_or(0, |session| session.turns.issue());
-        Ok(Self { session, ticket })
+        let ticket = s.extensions.get::<SessionRef>().map(|session| Ticket {
+            number: session.turns.issue(),
+            session,
+        });
+        Ok(Self(ticket))
     }
 }
 
 impl Turn {
-    /// Waits until every earlier event of this connection has passed its ordered part.
-    pub async fn wait(mut self) -> TurnGuard {
-        // The guard exists before the wait, so a cancelled wait still gives the turn up.
-        let guard = TurnGuard {
-            session: self.session.take(),
-            ticket: self.ticket,
-        };
-        if let Some(session) = &guard.session {
-            let mut serving = session.turns.serving.subscribe();
+    /// Waits until every earlier event of this connection has passed its ordered part. A
+    /// cancelled wait drops the ticket, which still gives the turn up.
+    pub async fn wait(self) -> TurnGuard {
+        if let Some(ticket) = &self.0 {
+            let mut serving = ticket.session.turns.serving.subscribe();
             // Err only if the sender is gone, which cannot happen while `session` lives.
-            let _ = serving.wait_for(|serving| *serving >= guard.ticket).await;
+            let _ = serving.wait_for(|serving| *serving >= ticket.number).await;
         }
-        guard
+        TurnGuard { _ticket: self.0 }
     }
 }
 
-impl Drop for Turn {
-    fn drop(&mut self) {
-        if let Some(session) = &self.session {
-            session.turns.finish(self.ticket);
-        }
-    }
-}
-
-impl Drop for TurnGuard {
-    fn drop(&mut self) {
-        if let Some(session) = &self.session {
-            session.turns.finish(self.ticket);
+impl TurnGuard {
+    /// The connect turn (ticket 0, reserved by the handshake): `on_connect` holds it until the
+    /// client is in the lobby, so events that arrived meanwhile wait.
+    pub fn connect(session: &SessionRef) -> Self {
+        Self {
+            _ticket: Some(Ticket {
+                session: session.clone(),
+                number: Turns::CONNECT,
+            }),
         }
     }
 }
