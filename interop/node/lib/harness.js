@@ -301,7 +301,44 @@ function room(prefix = 'r') {
   return `${prefix}-${rand(8)}`;
 }
 
+
+/**
+ * One server per `describe`: registers the hooks that open a fresh store of `kind`, start the
+ * server with `serverOpts`, close `clients` after each test, and at the end stop the server
+ * (asserting exit code 0 on SIGTERM) and drop the store. Returns a stand-in for the running
+ * server (`srv.url`, `srv.port`, `srv.logs()`, …) usable once `before` has run.
+ */
+function useServer(kind, clients, serverOpts = {}) {
+  const { before, after, afterEach } = require('node:test');
+  const assert = require('node:assert/strict');
+  let store;
+  let srv;
+  before(async () => {
+    store = await makeStore(kind);
+    srv = await startServer({ db: store.url, ...serverOpts });
+  });
+  afterEach(() => clients.closeAll());
+  after(async () => {
+    clients.closeAll();
+    if (srv) {
+      const { code } = await srv.stop();
+      assert.equal(code, 0, `server exit code after SIGTERM\n${srv.logs()}`);
+    }
+    if (store) await store.cleanup();
+  });
+  return new Proxy(
+    {},
+    {
+      get(_, key) {
+        const value = srv[key];
+        return typeof value === 'function' ? value.bind(srv) : value;
+      },
+    },
+  );
+}
+
 module.exports = {
+  useServer,
   BIN,
   PG_BASE,
   storeKinds,

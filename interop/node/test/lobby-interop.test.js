@@ -3,29 +3,15 @@
 // `chat message` "name: text", and both end up in the lobby history. Runs once per store.
 'use strict';
 
-const { describe, test, before, after, afterEach } = require('node:test');
+const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
-const { storeKinds, makeStore, startServer, Clients, Recorder, call, assertOk, room } = require('../lib/harness');
+const { storeKinds, useServer, Clients, Recorder, call, assertOk, room } = require('../lib/harness');
 
 for (const kind of storeKinds()) {
   describe(`seed ↔ v1 lobby interop [${kind}]`, () => {
-    let store;
-    let srv;
     const clients = new Clients();
+    const srv = useServer(kind, clients);
 
-    before(async () => {
-      store = await makeStore(kind);
-      srv = await startServer({ db: store.url });
-    });
-    afterEach(() => clients.closeAll());
-    after(async () => {
-      clients.closeAll();
-      if (srv) {
-        const { code } = await srv.stop();
-        assert.equal(code, 0, `server exit code after SIGTERM\n${srv.logs()}`);
-      }
-      if (store) await store.cleanup();
-    });
 
     test('seed chat message reaches v1 as message with the guest name', async () => {
       const seed = await clients.connect(srv.url);

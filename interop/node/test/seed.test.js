@@ -7,6 +7,7 @@ const { describe, test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const {
   storeKinds,
+  useServer,
   makeStore,
   startServer,
   Clients,
@@ -21,23 +22,9 @@ const TITLE = `Interop 聊天室 ${rand(6)}`;
 
 for (const kind of storeKinds()) {
   describe(`seed protocol [${kind}]`, () => {
-    let store;
-    let srv;
     const clients = new Clients();
+    const srv = useServer(kind, clients, { title: TITLE });
 
-    before(async () => {
-      store = await makeStore(kind);
-      srv = await startServer({ db: store.url, title: TITLE });
-    });
-    afterEach(() => clients.closeAll());
-    after(async () => {
-      clients.closeAll();
-      if (srv) {
-        const { code } = await srv.stop();
-        assert.equal(code, 0, `server exit code after SIGTERM\n${srv.logs()}`);
-      }
-      if (store) await store.cleanup();
-    });
 
     test('two WebSocket clients exchange chat message (sender included, Unicode/emoji/HTML kept)', async () => {
       const a = await clients.connect(srv.url);

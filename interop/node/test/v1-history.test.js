@@ -7,6 +7,7 @@ const { describe, test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const {
   storeKinds,
+  useServer,
   makeStore,
   startServer,
   Clients,
@@ -44,24 +45,10 @@ function assertAscending(ms, what) {
 
 for (const kind of storeKinds()) {
   describe(`v1 history [${kind}]`, () => {
-    let store;
-    let srv;
     const clients = new Clients();
+    const srv = useServer(kind, clients);
     const v1 = (name, opts = {}) => clients.connect(srv.url, { name, ...opts });
 
-    before(async () => {
-      store = await makeStore(kind);
-      srv = await startServer({ db: store.url });
-    });
-    afterEach(() => clients.closeAll());
-    after(async () => {
-      clients.closeAll();
-      if (srv) {
-        const { code } = await srv.stop();
-        assert.equal(code, 0, `server exit code after SIGTERM\n${srv.logs()}`);
-      }
-      if (store) await store.cleanup();
-    });
 
     test('join gives the last 50 oldest first with more; history pages back with before/limit', async () => {
       const r = room();

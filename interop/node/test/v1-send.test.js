@@ -7,6 +7,7 @@ const { describe, test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const {
   storeKinds,
+  useServer,
   makeStore,
   startServer,
   Clients,
@@ -32,24 +33,10 @@ function assertMessage(m, { room: r, name, text, cid }) {
 
 for (const kind of storeKinds()) {
   describe(`v1 send [${kind}]`, () => {
-    let store;
-    let srv;
     const clients = new Clients();
+    const srv = useServer(kind, clients);
     const v1 = (name, opts = {}) => clients.connect(srv.url, { name, ...opts });
 
-    before(async () => {
-      store = await makeStore(kind);
-      srv = await startServer({ db: store.url });
-    });
-    afterEach(() => clients.closeAll());
-    after(async () => {
-      clients.closeAll();
-      if (srv) {
-        const { code } = await srv.stop();
-        assert.equal(code, 0, `server exit code after SIGTERM\n${srv.logs()}`);
-      }
-      if (store) await store.cleanup();
-    });
 
     test('send acks the stored Message; the room (sender included) gets message; others do not', async () => {
       const r = room();

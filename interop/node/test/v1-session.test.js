@@ -6,6 +6,7 @@ const { describe, test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const {
   storeKinds,
+  useServer,
   makeStore,
   startServer,
   Clients,
@@ -20,9 +21,8 @@ const {
 
 for (const kind of storeKinds()) {
   describe(`v1 session [${kind}]`, () => {
-    let store;
-    let srv;
     const clients = new Clients();
+    const srv = useServer(kind, clients);
     const v1 = (name, opts = {}) => clients.connect(srv.url, { name, ...opts });
 
     /** Sends a marker message to `r` from `from` and waits until every recorder has it. */
@@ -32,19 +32,6 @@ for (const kind of storeKinds()) {
       await Promise.all(recorders.map((rec) => rec.until((i) => i.some((m) => m.text === text), 10000, text)));
     }
 
-    before(async () => {
-      store = await makeStore(kind);
-      srv = await startServer({ db: store.url });
-    });
-    afterEach(() => clients.closeAll());
-    after(async () => {
-      clients.closeAll();
-      if (srv) {
-        const { code } = await srv.stop();
-        assert.equal(code, 0, `server exit code after SIGTERM\n${srv.logs()}`);
-      }
-      if (store) await store.cleanup();
-    });
 
     describe('handshake', () => {
       const invalid = [
