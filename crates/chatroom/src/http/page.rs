@@ -4,6 +4,7 @@
 //! the title cannot change while running — so a template error stops the start, not a request.
 
 use crate::app::App;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -32,10 +33,10 @@ pub enum PageError {
     },
 }
 
-/// The rendered page.
+/// The rendered page; cloning the bytes per request is a reference-count bump, not a copy.
 #[derive(Debug, Clone)]
 pub struct Page {
-    html: String,
+    html: Bytes,
 }
 
 impl Page {
@@ -65,11 +66,13 @@ impl Page {
             .get_template("index.html")
             .and_then(|t| t.render(minijinja::context! { title }))
             .map_err(render_error)?;
-        Ok(Self { html })
+        Ok(Self {
+            html: Bytes::from(html),
+        })
     }
 
     /// The HTML.
-    pub fn html(&self) -> &str {
+    pub fn html(&self) -> &[u8] {
         &self.html
     }
 }
@@ -78,7 +81,7 @@ impl Page {
 pub async fn index(State(app): State<App>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        app.page.html().to_owned(),
+        app.page.html.clone(),
     )
 }
 
@@ -91,7 +94,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("index.html"), "<h2>{{ title }}</h2>").unwrap();
         let page = Page::render("<b>技术</b>", Some(dir.path())).unwrap();
-        assert_eq!(page.html(), "<h2>&lt;b&gt;技术&lt;&#x2f;b&gt;</h2>");
+        assert_eq!(
+            page.html(),
+            "<h2>&lt;b&gt;技术&lt;&#x2f;b&gt;</h2>".as_bytes()
+        );
     }
 
     #[test]
