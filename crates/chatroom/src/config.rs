@@ -3,12 +3,19 @@
 //! file, then defaults. Everything is checked here, so the rest of the server never sees a bad
 //! value and the binary can print one clear line and exit non-zero.
 
+pub mod limits;
+
 use clap::Parser;
+use limits::{
+    AllowedOrigins, CountSetting, LimitSettings, Limits, LimitsSwitch, LogFormat, TrustedProxies,
+    file_value, parse_duration,
+};
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Default page title, the one the original Express route renders.
 pub const DEFAULT_TITLE: &str = "技术讨论区";
@@ -20,6 +27,14 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 1_000_000;
 /// fits, as with Node's unbounded buffer; tokio's channel allocates lazily, so an idle client does
 /// not pay for the capacity.
 pub const DEFAULT_SEND_QUEUE: usize = 8192;
+/// Time a client has to send a complete HTTP request head (slowloris protection).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a keep-alive HTTP connection may sit idle between requests.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Time a client has to send the Socket.IO CONNECT after its Engine.IO session opened.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Rooms with more members than this get member counts instead of every join and leave.
+pub const DEFAULT_PRESENCE_CROWD: u32 = 100;
 
 /// Command-line interface of the `chatroom` binary.
 #[derive(Debug, Parser)]
@@ -57,7 +72,58 @@ pub struct Cli {
     /// Packets queued per client before it is disconnected as too slow (it then recovers with `join`+`since`) [default: 8192]
     #[arg(long, env = "CHATROOM_SEND_QUEUE", value_name = "PACKETS")]
     pub send_queue: Option<usize>,
-    /// TOML file with any of the settings above (keys: host, port, title, views, db, rate_limit, max_message_bytes, send_queue)
+    /// Most open connections in total; must be below the process's open-file limit [default: 90% of it]
+    #[arg(long, env = "CHATROOM_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<u32>,
+    /// `off` turns every per-client and per-IP limit below off at once (benchmarks, trusted networks) [default: on]
+    #[arg(long, env = "CHATROOM_LIMITS", value_name = "on|off")]
+    pub limits: Option<LimitsSwitch>,
+    /// Socket.IO connections one client address may hold, or `off` [default: 1000]
+    #[arg(long, env = "CHATROOM_MAX_CONNECTIONS_PER_IP", value_name = "N|off")]
+    pub max_connections_per_ip: Option<CountSetting>,
+    /// New sessions (handshakes) per client address, RATE/BURST per second, or `off` [default: 20/500]
+    #[arg(long, env = "CHATROOM_HANDSHAKES_PER_IP", value_name = "RATE/BURST|off")]
+    pub handshakes_per_ip: Option<RateLimitSetting>,
+    /// Engine.IO sessions one keep-alive HTTP connection may open, or `off` [default: 16]
+    #[arg(long, env = "CHATROOM_SESSIONS_PER_HTTP_CONNECTION", value_name = "N|off")]
+    pub sessions_per_http_connection: Option<CountSetting>,
+    /// Rooms one connection may be in at once, the lobby included, or `off` [default: 100]
+    #[arg(long, env = "CHATROOM_MAX_ROOMS", value_name = "N|off")]
+    pub max_rooms: Option<CountSetting>,
+    /// Per-connection `history` rate, RATE/BURST or `off` [default: 10/30]
+    #[arg(long, env = "CHATROOM_HISTORY_RATE", value_name = "RATE/BURST|off")]
+    pub history_rate: Option<RateLimitSetting>,
+    /// Per-connection `typing` rate, RATE/BURST or `off` [default: 5/10]
+    #[arg(long, env = "CHATROOM_TYPING_RATE", value_name = "RATE/BURST|off")]
+    pub typing_rate: Option<RateLimitSetting>,
+    /// Per-connection `join` rate, RATE/BURST or `off` [default: 10/100]
+    #[arg(long, env = "CHATROOM_JOIN_RATE", value_name = "RATE/BURST|off")]
+    pub join_rate: Option<RateLimitSetting>,
+    /// Per-connection `rooms` rate, RATE/BURST or `off` [default: 2/10]
+    #[arg(long, env = "CHATROOM_ROOMS_RATE", value_name = "RATE/BURST|off")]
+    pub rooms_rate: Option<RateLimitSetting>,
+    /// Rooms with more members than this announce member counts instead of each join/leave [default: 100]
+    #[arg(long, env = "CHATROOM_PRESENCE_CROWD", value_name = "N")]
+    pub presence_crowd: Option<u32>,
+    /// Time allowed to send a complete HTTP request head, e.g. 10s [default: 10s]
+    #[arg(long, env = "CHATROOM_HEADER_READ_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub header_read_timeout: Option<Duration>,
+    /// Time a keep-alive HTTP connection may sit idle between requests [default: 60s]
+    #[arg(long, env = "CHATROOM_IDLE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Time allowed between opening a session and the Socket.IO CONNECT [default: 10s]
+    #[arg(long, env = "CHATROOM_CONNECT_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+    /// Reverse proxies (comma-separated IPs) whose X-Forwarded-For names the client [default: none]
+    #[arg(long, env = "CHATROOM_TRUST_PROXY", value_name = "IP[,IP]")]
+    pub trust_proxy: Option<TrustedProxies>,
+    /// Browser origins allowed besides the page's own (comma-separated scheme://host[:port]), or `*` for any [default: same origin only]
+    #[arg(long, env = "CHATROOM_ALLOWED_ORIGINS", value_name = "ORIGINS|*")]
+    pub allowed_origins: Option<AllowedOrigins>,
+    /// Log format: `text` (colours only on a terminal) or `json` (one object per line) [default: text]
+    #[arg(long, env = "CHATROOM_LOG_FORMAT", value_name = "text|json")]
+    pub log_format: Option<LogFormat>,
+    /// TOML file with any of the settings above; keys are the flag names with `_` for `-` (e.g. rate_limit, max_rooms)
     #[arg(long, env = "CHATROOM_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -74,6 +140,23 @@ struct FileConfig {
     rate_limit: Option<String>,
     max_message_bytes: Option<u64>,
     send_queue: Option<usize>,
+    max_connections: Option<u32>,
+    limits: Option<String>,
+    max_connections_per_ip: Option<String>,
+    handshakes_per_ip: Option<String>,
+    sessions_per_http_connection: Option<String>,
+    max_rooms: Option<String>,
+    history_rate: Option<String>,
+    typing_rate: Option<String>,
+    join_rate: Option<String>,
+    rooms_rate: Option<String>,
+    presence_crowd: Option<u32>,
+    header_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    connect_timeout: Option<String>,
+    trust_proxy: Option<String>,
+    allowed_origins: Option<String>,
+    log_format: Option<String>,
 }
 
 /// A per-connection token bucket: `per_second` sustained, `burst` at once.
@@ -155,6 +238,24 @@ pub struct Config {
     pub max_message_bytes: u64,
     /// Per-client send queue, packets.
     pub send_queue: usize,
+    /// Most open connections in total; `None` = derived from the open-file limit at start.
+    pub max_connections: Option<u32>,
+    /// Per-client and per-IP limits.
+    pub limits: Limits,
+    /// Rooms above this many members get counts instead of each join/leave.
+    pub presence_crowd: u32,
+    /// Time to send a complete HTTP request head.
+    pub header_read_timeout: Duration,
+    /// Time a keep-alive HTTP connection may idle between requests.
+    pub idle_timeout: Duration,
+    /// Time between opening a session and the Socket.IO CONNECT.
+    pub connect_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trust_proxy: TrustedProxies,
+    /// Origins allowed to open Socket.IO connections.
+    pub allowed_origins: AllowedOrigins,
+    /// Log line format.
+    pub log_format: LogFormat,
 }
 
 impl Config {
@@ -173,6 +274,7 @@ impl Config {
                 setting: "rate_limit",
                 message,
             })?;
+        let rate_explicit = cli.rate_limit.is_some() || file_rate.is_some();
         let rate = cli
             .rate_limit
             .or(file_rate)
@@ -180,7 +282,75 @@ impl Config {
                 per_second: NonZeroU32::new(5).expect("5 is non-zero"),
                 burst: NonZeroU32::new(20).expect("20 is non-zero"),
             }));
+        let rate_setting = |key, v: Option<&str>| file_value(key, v, |s| s.parse());
+        let file_limits = LimitSettings {
+            switch: file_value("limits", file.limits.as_deref(), |s| s.parse())?,
+            connections_per_ip: rate_or_count(
+                "max_connections_per_ip",
+                file.max_connections_per_ip.as_deref(),
+            )?,
+            handshakes_per_ip: rate_setting("handshakes_per_ip", file.handshakes_per_ip.as_deref())?,
+            sessions_per_http_connection: rate_or_count(
+                "sessions_per_http_connection",
+                file.sessions_per_http_connection.as_deref(),
+            )?,
+            rooms_per_connection: rate_or_count("max_rooms", file.max_rooms.as_deref())?,
+            history_rate: rate_setting("history_rate", file.history_rate.as_deref())?,
+            typing_rate: rate_setting("typing_rate", file.typing_rate.as_deref())?,
+            join_rate: rate_setting("join_rate", file.join_rate.as_deref())?,
+            rooms_rate: rate_setting("rooms_rate", file.rooms_rate.as_deref())?,
+        };
+        let flag_limits = LimitSettings {
+            switch: cli.limits,
+            connections_per_ip: cli.max_connections_per_ip,
+            handshakes_per_ip: cli.handshakes_per_ip,
+            sessions_per_http_connection: cli.sessions_per_http_connection,
+            rooms_per_connection: cli.max_rooms,
+            history_rate: cli.history_rate,
+            typing_rate: cli.typing_rate,
+            join_rate: cli.join_rate,
+            rooms_rate: cli.rooms_rate,
+        };
+        let limits_off = matches!(cli.limits.or(file_limits.switch), Some(LimitsSwitch::Off));
+        let duration = |key, v: Option<&str>| file_value(key, v, parse_duration);
         let config = Config {
+            max_connections: cli.max_connections.or(file.max_connections),
+            limits: flag_limits.merge(file_limits),
+            presence_crowd: cli
+                .presence_crowd
+                .or(file.presence_crowd)
+                .unwrap_or(DEFAULT_PRESENCE_CROWD),
+            header_read_timeout: cli
+                .header_read_timeout
+                .or(duration("header_read_timeout", file.header_read_timeout.as_deref())?)
+                .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT),
+            idle_timeout: cli
+                .idle_timeout
+                .or(duration("idle_timeout", file.idle_timeout.as_deref())?)
+                .unwrap_or(DEFAULT_IDLE_TIMEOUT),
+            connect_timeout: cli
+                .connect_timeout
+                .or(duration("connect_timeout", file.connect_timeout.as_deref())?)
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            trust_proxy: match cli.trust_proxy {
+                Some(proxies) => proxies,
+                None => file_value("trust_proxy", file.trust_proxy.as_deref(), |s| s.parse())?
+                    .unwrap_or_default(),
+            },
+            allowed_origins: match cli.allowed_origins {
+                Some(origins) => origins,
+                None => {
+                    file_value("allowed_origins", file.allowed_origins.as_deref(), |s| {
+                        s.parse()
+                    })?
+                    .unwrap_or_default()
+                }
+            },
+            log_format: match cli.log_format {
+                Some(format) => format,
+                None => file_value("log_format", file.log_format.as_deref(), |s| s.parse())?
+                    .unwrap_or_default(),
+            },
             addr: SocketAddr::new(
                 cli.host
                     .or(file.host)
@@ -193,7 +363,9 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_TITLE.to_owned()),
             views: cli.views.or(file.views),
             db: cli.db.or(file.db).unwrap_or_else(|| DEFAULT_DB.to_owned()),
+            // `--limits off` also lifts the message rate unless it was set explicitly.
             rate_limit: match rate {
+                RateLimitSetting::Limit(_) if limits_off && !rate_explicit => None,
                 RateLimitSetting::Limit(limit) => Some(limit),
                 RateLimitSetting::Off => None,
             },
@@ -226,6 +398,30 @@ impl Config {
         if let Some(dir) = &self.views {
             check_views(dir)?;
         }
+        if self.max_connections == Some(0) {
+            return Err(ConfigError::Invalid {
+                setting: "--max-connections",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.presence_crowd == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "--presence-crowd",
+                message: "must be at least 1".into(),
+            });
+        }
+        for (setting, value) in [
+            ("--header-read-timeout", self.header_read_timeout),
+            ("--idle-timeout", self.idle_timeout),
+            ("--connect-timeout", self.connect_timeout),
+        ] {
+            if !(Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&value) {
+                return Err(ConfigError::Invalid {
+                    setting,
+                    message: format!("{value:?} is outside 100ms..=1h"),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -239,8 +435,21 @@ impl Config {
             rate_limit: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             send_queue: DEFAULT_SEND_QUEUE,
+            max_connections: None,
+            limits: Limits::off(),
+            presence_crowd: DEFAULT_PRESENCE_CROWD,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            trust_proxy: TrustedProxies::default(),
+            allowed_origins: AllowedOrigins::default(),
+            log_format: LogFormat::Text,
         }
     }
+}
+
+fn rate_or_count(key: &'static str, v: Option<&str>) -> Result<Option<CountSetting>, ConfigError> {
+    file_value(key, v, |s| s.parse())
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -297,6 +506,43 @@ mod tests {
         assert!(parse(&["--max-message-bytes", "10"]).is_err());
         assert!(parse(&["--views", "/nonexistent/dir"]).is_err());
         assert!(parse(&["--config", "/nonexistent/file.toml"]).is_err());
+    }
+
+    #[test]
+    fn limit_settings_from_flags_and_file() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.limits, Limits::defaults());
+        assert!(c.rate_limit.is_some());
+        let c = parse(&["--limits", "off"]).unwrap();
+        assert_eq!(c.limits, Limits::off());
+        assert_eq!(c.rate_limit, None);
+        let c = parse(&["--limits", "off", "--rate-limit", "1/1", "--max-rooms", "5"]).unwrap();
+        assert!(c.rate_limit.is_some());
+        assert_eq!(c.limits.rooms_per_connection, Some(5));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "max_rooms = \"7\"\nhistory_rate = \"off\"\nidle_timeout = \"5s\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let c = parse(&["--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(c.limits.rooms_per_connection, Some(7));
+        assert_eq!(c.limits.history_rate, None);
+        assert_eq!(c.idle_timeout, Duration::from_secs(5));
+        assert_eq!(c.log_format, LogFormat::Json);
+        std::fs::write(&path, "max_rooms = \"zero\"\n").unwrap();
+        assert!(parse(&["--config", path.to_str().unwrap()]).is_err());
+        for bad in [
+            &["--max-rooms", "0"][..],
+            &["--idle-timeout", "1ns"],
+            &["--allowed-origins", "example.com"],
+            &["--trust-proxy", "nginx"],
+            &["--log-format", "xml"],
+            &["--presence-crowd", "0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

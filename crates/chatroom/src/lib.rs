@@ -9,6 +9,8 @@
 //! - [`app`]: shared state handed to every handler.
 //! - [`http`]: page, assets, our browser client, `/healthz`.
 //! - [`socket`]: the handshake and one file per wire event; [`socket::deliver`] emits messages.
+//! - [`net`]: the network edge — accept, timeouts, connection limits, client address.
+//! - [`refusal`]: rate-limited logging of every refused input.
 //! - [`protocol`]: event names and payload shapes (docs/PROTOCOL.md).
 //! - [`shutdown`]: SIGINT/SIGTERM and the drain order.
 
@@ -16,7 +18,9 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod net;
 pub mod protocol;
+pub mod refusal;
 pub mod shutdown;
 pub mod socket;
 
