@@ -35,6 +35,15 @@ pub enum ChatError {
     /// The message store cannot be reached; nothing was stored or delivered.
     #[error("message store unavailable; try again")]
     Unavailable,
+    /// The connection is already in as many rooms as it may be.
+    #[error("too many rooms: at most {max} at once; leave one first")]
+    TooManyRooms {
+        /// The limit.
+        max: u32,
+    },
+    /// The client's address already holds as many connections as it may.
+    #[error("too many connections from this address")]
+    TooManyConnections,
 }
 
 impl ChatError {
@@ -49,6 +58,8 @@ impl ChatError {
             ChatError::RateLimited { .. } => "rate_limited",
             ChatError::InvalidName => "invalid_name",
             ChatError::Unavailable => "unavailable",
+            ChatError::TooManyRooms { .. } => "too_many_rooms",
+            ChatError::TooManyConnections => "too_many_connections",
         }
     }
 
@@ -77,6 +88,8 @@ mod tests {
             ChatError::RateLimited { retry_ms: 1 },
             ChatError::InvalidName,
             ChatError::Unavailable,
+            ChatError::TooManyRooms { max: 1 },
+            ChatError::TooManyConnections,
         ];
         let codes: HashSet<_> = all.iter().map(ChatError::code).collect();
         assert_eq!(codes.len(), all.len());

@@ -2,19 +2,22 @@
 //! changed; this module decides membership and emits nothing.
 
 use crate::{RoomName, UserName};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
 
-/// Room membership, keyed by a connection id `K`.
+/// Room membership, keyed by a connection id `K`. Indexed both ways, so a connection's rooms
+/// (disconnect, rename, the per-connection room limit) cost its own rooms, not every room.
 #[derive(Debug)]
 pub struct Presence<K> {
     rooms: BTreeMap<RoomName, HashMap<K, UserName>>,
+    by_member: HashMap<K, BTreeSet<RoomName>>,
 }
 
 impl<K> Default for Presence<K> {
     fn default() -> Self {
         Self {
             rooms: BTreeMap::new(),
+            by_member: HashMap::new(),
         }
     }
 }
@@ -22,11 +25,16 @@ impl<K> Default for Presence<K> {
 impl<K: Eq + Hash + Clone> Presence<K> {
     /// Adds `who` to `room`; false if it was already there.
     pub fn join(&mut self, room: &RoomName, who: K, name: UserName) -> bool {
-        self.rooms
+        let newly = self
+            .rooms
             .entry(room.clone())
             .or_default()
-            .insert(who, name)
-            .is_none()
+            .insert(who.clone(), name)
+            .is_none();
+        if newly {
+            self.by_member.entry(who).or_default().insert(room.clone());
+        }
+        newly
     }
 
     /// Removes `who` from `room`; false if it was not there. Empty rooms are forgotten.
@@ -37,6 +45,12 @@ impl<K: Eq + Hash + Clone> Presence<K> {
         let was_there = members.remove(who).is_some();
         if members.is_empty() {
             self.rooms.remove(room);
+        }
+        if was_there && let Some(joined) = self.by_member.get_mut(who) {
+            joined.remove(room);
+            if joined.is_empty() {
+                self.by_member.remove(who);
+            }
         }
         was_there
     }
@@ -58,21 +72,47 @@ impl<K: Eq + Hash + Clone> Presence<K> {
         names
     }
 
+    /// Connections in `room`.
+    pub fn count(&self, room: &RoomName) -> usize {
+        self.rooms.get(room).map_or(0, HashMap::len)
+    }
+
     /// Every non-empty room with its number of connections, by name.
     pub fn rooms(&self) -> Vec<(String, usize)> {
-        self.rooms
+        self.rooms_after(None, usize::MAX).0
+    }
+
+    /// At most `limit` non-empty rooms named after `after` (all from the first without it),
+    /// by name, with their connection counts; true if more follow.
+    pub fn rooms_after(&self, after: Option<&str>, limit: usize) -> (Vec<(String, usize)>, bool) {
+        let mut page: Vec<(String, usize)> = self
+            .rooms
             .iter()
+            .filter(|(room, _)| after.is_none_or(|after| room.as_str() > after))
+            .take(limit.saturating_add(1))
             .map(|(room, members)| (room.as_str().to_owned(), members.len()))
-            .collect()
+            .collect();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        (page, more)
     }
 
     /// Rooms `who` is in, by name.
     pub fn rooms_of(&self, who: &K) -> Vec<RoomName> {
-        self.rooms
-            .iter()
-            .filter(|(_, m)| m.contains_key(who))
-            .map(|(r, _)| r.clone())
-            .collect()
+        self.by_member
+            .get(who)
+            .map(|rooms| rooms.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Number of rooms `who` is in.
+    pub fn room_count_of(&self, who: &K) -> usize {
+        self.by_member.get(who).map_or(0, BTreeSet::len)
+    }
+
+    /// Every connection that is in some room.
+    pub fn connections(&self) -> Vec<K> {
+        self.by_member.keys().cloned().collect()
     }
 
     /// Removes `who` from every room (disconnect) and returns the rooms it was in.
@@ -86,11 +126,10 @@ impl<K: Eq + Hash + Clone> Presence<K> {
 
     /// Renames `who` everywhere and returns the rooms it is in.
     pub fn rename(&mut self, who: &K, name: &UserName) -> Vec<RoomName> {
-        let mut rooms = Vec::new();
-        for (room, members) in &mut self.rooms {
-            if let Some(slot) = members.get_mut(who) {
+        let rooms = self.rooms_of(who);
+        for room in &rooms {
+            if let Some(slot) = self.rooms.get_mut(room).and_then(|m| m.get_mut(who)) {
                 *slot = name.clone();
-                rooms.push(room.clone());
             }
         }
         rooms
@@ -129,8 +168,24 @@ mod tests {
         p.join(&room("a"), 1, name("x"));
         p.join(&room("b"), 1, name("x"));
         p.join(&room("b"), 2, name("y"));
+        assert_eq!(p.room_count_of(&1), 2);
         assert_eq!(p.leave_all(&1), [room("a"), room("b")]);
         assert_eq!(p.rooms(), [("b".to_owned(), 1)]);
+        assert_eq!(p.room_count_of(&1), 0);
+        assert_eq!(p.connections(), [2]);
+    }
+
+    #[test]
+    fn rooms_page_by_name() {
+        let mut p = Presence::default();
+        for r in ["a", "b", "c"] {
+            p.join(&room(r), 1, name("x"));
+        }
+        assert_eq!(p.rooms_after(None, 2).0.len(), 2);
+        assert!(p.rooms_after(None, 2).1);
+        let (rest, more) = p.rooms_after(Some("b"), 2);
+        assert_eq!(rest, [("c".to_owned(), 1)]);
+        assert!(!more);
     }
 
     #[test]
