@@ -105,6 +105,12 @@ impl<K: Eq + Hash + Clone> Presence<K> {
             .unwrap_or_default()
     }
 
+    /// The name `who` has in its rooms, if it is in any.
+    pub fn name_of(&self, who: &K) -> Option<UserName> {
+        let room = self.by_member.get(who)?.first()?;
+        self.rooms.get(room)?.get(who).cloned()
+    }
+
     /// Number of rooms `who` is in.
     pub fn room_count_of(&self, who: &K) -> usize {
         self.by_member.get(who).map_or(0, BTreeSet::len)

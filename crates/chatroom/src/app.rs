@@ -3,9 +3,11 @@
 
 use crate::config::Config;
 use crate::http::page::Page;
-use chatroom_core::Presence;
+use chatroom_core::{Presence, RoomName};
 use chatroom_store::Store;
 use socketioxide::socket::Sid;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -22,6 +24,10 @@ pub struct Shared {
     /// The rendered chat page.
     pub page: Page,
     presence: Mutex<Presence<Sid>>,
+    /// Crowded rooms whose member count changed since the last count was sent.
+    crowd_changes: Mutex<BTreeSet<RoomName>>,
+    /// Socket.IO connections per client address (see `socket::session::AddressSlot`).
+    per_address: Mutex<HashMap<IpAddr, u32>>,
     /// Operational counters for /healthz.
     pub stats: Stats,
 }
@@ -50,6 +56,8 @@ impl App {
             store,
             page,
             presence: Mutex::new(Presence::default()),
+            crowd_changes: Mutex::new(BTreeSet::new()),
+            per_address: Mutex::new(HashMap::new()),
             stats: Stats::default(),
         }))
     }
@@ -62,6 +70,28 @@ impl App {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Notes that crowded `room` changed size; its count goes out with the next sweep.
+    pub fn crowd_changed(&self, room: &RoomName) {
+        lock(&self.0.crowd_changes).insert(room.clone());
+    }
+
+    /// The crowded rooms that changed since the last call.
+    pub fn take_crowd_changes(&self) -> BTreeSet<RoomName> {
+        std::mem::take(&mut *lock(&self.0.crowd_changes))
+    }
+
+    /// Socket.IO connections per client address.
+    pub fn connections_per_address(&self) -> MutexGuard<'_, HashMap<IpAddr, u32>> {
+        lock(&self.0.per_address)
+    }
+}
+
+/// Locks `mutex`; a panic elsewhere while holding it leaves the data usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl std::ops::Deref for App {

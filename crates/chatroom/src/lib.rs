@@ -112,6 +112,7 @@ impl Server {
             .build_svc();
         socket::register(&io);
         let deliver = tokio::spawn(socket::deliver::run(io.clone(), app.clone(), feed));
+        let crowd = tokio::spawn(socket::crowd::run(io.clone(), app.clone()));
         let router = http::router(app.clone()).fallback_service(sio);
 
         let stopping = Arc::new(tokio::sync::Notify::new());
@@ -140,6 +141,7 @@ impl Server {
         }
         app.store.close().await;
         deliver.abort();
+        crowd.abort();
         tracing::info!("stopped");
         Ok(())
     }

@@ -115,13 +115,17 @@ pub struct Welcome<'a> {
 pub struct Presence<'a> {
     /// Room concerned.
     pub room: &'a str,
-    /// Who (new name on rename).
-    pub name: &'a str,
-    /// `join`, `leave` or `rename`.
+    /// Who (new name on rename); absent on `count`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    /// `join`, `leave`, `rename`, or `count` (a crowded room's size instead of each join/leave).
     pub action: &'static str,
     /// Previous name, on rename.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old: Option<&'a str>,
+    /// Connections in the room, on `count`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
 }
 
 /// `typing` payload (server → client).
@@ -140,8 +144,10 @@ pub struct Typing<'a> {
 pub struct Joined {
     /// Room joined.
     pub room: String,
-    /// Distinct member names.
+    /// Distinct member names (in a crowded room only the first `--presence-crowd`).
     pub members: Vec<String>,
+    /// Connections in the room, the joiner included.
+    pub count: usize,
     /// History or missed messages, oldest first.
     pub messages: Vec<Message>,
     /// Whether more exist (older without `since`, newer with it).
@@ -176,8 +182,17 @@ pub struct RoomInfo {
 /// `rooms` answer.
 #[derive(Debug, Serialize)]
 pub struct RoomList {
-    /// Non-empty rooms, by name.
+    /// Non-empty rooms, by name, one page.
     pub rooms: Vec<RoomInfo>,
+    /// More rooms follow: ask again with `after` = the last name.
+    pub more: bool,
+}
+
+/// `rooms` `{after?}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RoomsReq {
+    /// Only rooms named after this one (the previous page's last name).
+    pub after: Option<String>,
 }
 
 /// `rename` answer.

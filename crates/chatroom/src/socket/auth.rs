@@ -1,41 +1,134 @@
-//! The handshake: `auth.name` decides who a client is. A valid name makes a v1 client, no name a
-//! seed client with a guest name, anything else refuses the connection with `invalid_name`.
+//! The handshake: the `auth` object decides who a client is. No auth, or no `name` in it, makes
+//! a seed client with a guest name; a valid `name` makes a v1 client. Anything else is refused
+//! with a `connect_error` whose message is the code: `bad_request` (auth that is not a JSON
+//! object — malformed, nested past the parser's depth limit, or another type), `invalid_name`,
+//! `too_many_connections` (the client's address is at `--max-connections-per-ip`).
+//! Every refusal is logged. On success the connection's [`Session`] and its ordered job queue
+//! ([`crate::socket::inbox`]) are put in place before the client can send anything.
 
 use crate::app::App;
-use crate::socket::session::Session;
+use crate::net::ClientAddr;
+use crate::socket::PendingOutbox;
+use crate::socket::inbox;
+use crate::socket::session::{AddressSlot, Session};
 use chatroom_core::{ChatError, UserName};
+use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::handler::{FromConnectParts, Value};
+use socketioxide::socket::Socket;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 
 /// Why a connection was refused; its Display is the `connect_error` message clients see.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct HandshakeRefused(&'static str);
 
-/// Connect middleware: builds the [`Session`] or refuses.
+/// The handshake's `auth`, as sent: absent, or decoded JSON (or why it could not be).
+pub struct RawAuth(Option<Result<serde_json::Value, String>>);
+
+impl FromConnectParts<LocalAdapter> for RawAuth {
+    type Error = Infallible;
+    fn from_connect_parts(s: &Arc<Socket>, auth: &Option<Value>) -> Result<Self, Infallible> {
+        if auth.is_none() {
+            return Ok(Self(None));
+        }
+        let TryData(decoded) = TryData::<serde_json::Value>::from_connect_parts(s, auth)?;
+        Ok(Self(Some(decoded.map_err(|e| e.to_string()))))
+    }
+}
+
+/// Who the client says it is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Seed protocol: no name given.
+    Seed,
+    /// Protocol v1 under this name.
+    Named(UserName),
+}
+
+/// Reads the auth object. Pure, so the rules are unit-tested and fuzzed without a socket.
+pub fn parse_auth(auth: Option<Result<serde_json::Value, String>>) -> Result<Claim, ChatError> {
+    let auth = match auth {
+        None => return Ok(Claim::Seed),
+        Some(Err(e)) => return Err(ChatError::BadRequest(format!("auth is not JSON: {e}"))),
+        Some(Ok(auth)) => auth,
+    };
+    let fields = match &auth {
+        serde_json::Value::Null => return Ok(Claim::Seed),
+        serde_json::Value::Object(fields) => fields,
+        _ => return Err(ChatError::BadRequest("auth must be an object".into())),
+    };
+    match fields.get("name") {
+        None | Some(serde_json::Value::Null) => Ok(Claim::Seed),
+        Some(serde_json::Value::String(raw)) => UserName::new(raw).map(Claim::Named),
+        Some(_) => Err(ChatError::InvalidName),
+    }
+}
+
+/// Connect middleware: builds the [`Session`] and its queue, or refuses.
 pub async fn authenticate(
     socket: SocketRef,
-    TryData(auth): TryData<serde_json::Value>,
+    RawAuth(auth): RawAuth,
     State(app): State<App>,
 ) -> Result<(), HandshakeRefused> {
-    let name = match auth.ok().as_ref().and_then(|a| a.get("name")) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(raw)) => Some(UserName::new(raw)),
-        Some(_) => Some(Err(ChatError::InvalidName)),
+    let client = socket.req_parts().extensions.get::<ClientAddr>().copied();
+    let refuse = |error: ChatError| {
+        crate::refusal::refused(
+            client,
+            error.code(),
+            format_args!("handshake refused: {error}"),
+        );
+        HandshakeRefused(error.code())
     };
-    let session = match name {
-        None => Session::new(
-            UserName::guest(fastrand::u16(..)),
-            true,
-            app.config.rate_limit,
-        ),
-        Some(Ok(name)) => Session::new(name, false, app.config.rate_limit),
-        Some(Err(e)) => {
-            tracing::debug!(sid = %socket.id, "handshake refused: invalid name");
-            return Err(HandshakeRefused(e.code()));
-        }
+    let claim = parse_auth(auth).map_err(refuse)?;
+    let slot = client
+        .map(|client| AddressSlot::take(&app, client))
+        .transpose()
+        .map_err(refuse)?;
+    let session = match claim {
+        Claim::Seed => Session::new(UserName::guest(fastrand::u16(..)), true, &app, client, slot),
+        Claim::Named(name) => Session::new(name, false, &app, client, slot),
     };
-    session.reserve_connect_turn();
+    let (inbox, outbox) = inbox::channel();
     socket.extensions.insert(session);
-    crate::socket::register_events(&socket);
+    socket.extensions.insert(inbox.clone());
+    socket
+        .extensions
+        .insert(Arc::new(PendingOutbox(Mutex::new(Some(outbox)))));
+    socket.on_fallback(inbox.clone());
+    socket.on_disconnect(inbox);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn auth_rules() {
+        assert_eq!(parse_auth(None), Ok(Claim::Seed));
+        assert_eq!(parse_auth(Some(Ok(json!(null)))), Ok(Claim::Seed));
+        assert_eq!(parse_auth(Some(Ok(json!({})))), Ok(Claim::Seed));
+        assert_eq!(parse_auth(Some(Ok(json!({"name": null})))), Ok(Claim::Seed));
+        assert!(matches!(
+            parse_auth(Some(Ok(json!({"name": "ann"})))),
+            Ok(Claim::Named(n)) if n.as_str() == "ann"
+        ));
+        assert_eq!(
+            parse_auth(Some(Ok(json!({"name": 5})))),
+            Err(ChatError::InvalidName)
+        );
+        for bad in [json!("ann"), json!([1]), json!(3), json!(true)] {
+            assert!(matches!(
+                parse_auth(Some(Ok(bad))),
+                Err(ChatError::BadRequest(_))
+            ));
+        }
+        assert!(matches!(
+            parse_auth(Some(Err("eof".into()))),
+            Err(ChatError::BadRequest(_))
+        ));
+    }
 }

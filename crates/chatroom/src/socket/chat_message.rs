@@ -2,41 +2,44 @@
 //! then delivered by `deliver` like any other message. Refusals go back as an `error` event,
 //! since seed clients send no ack callback.
 
-use crate::app::App;
-use crate::socket::turn::{Turn, TurnGuard};
-use crate::socket::{reply, session::SessionRef, store_failed};
-use chatroom_core::{ChatError, NewMessage};
-use socketioxide::extract::{Extension, SocketRef, State, TryData};
+use crate::protocol::Done;
+use crate::socket::inbox::Connection;
+use crate::socket::reply::Reply;
+use crate::socket::session::Metered;
+use crate::socket::{send, store_failed};
+use chatroom_core::{ChatError, NewMessage, RoomName};
 
 /// Handles one `chat message`.
-pub async fn on_chat_message(
-    socket: SocketRef,
-    TryData(data): TryData<serde_json::Value>,
-    State(app): State<App>,
-    Extension(session): Extension<SessionRef>,
-    turn: Turn,
-) {
-    let turn = turn.wait().await;
-    if let Err(error) = store_seed_message(data.ok(), &app, &session, turn).await {
-        reply::send_error(&socket, &error);
+pub async fn on_chat_message(cx: &Connection, data: Option<serde_json::Value>, reply: Reply) {
+    match queue_seed_message(cx, data).await {
+        Ok(committed) => {
+            tokio::spawn(async move {
+                let result = committed.await.map_err(store_failed).map(|_| Done {});
+                reply.send(result);
+            });
+        }
+        Err(error) => reply.send::<Done>(Err(error)),
     }
 }
 
-async fn store_seed_message(
+async fn queue_seed_message(
+    cx: &Connection,
     data: Option<serde_json::Value>,
-    app: &App,
-    session: &SessionRef,
-    turn: TurnGuard,
-) -> Result<(), ChatError> {
+) -> Result<send::Committing, ChatError> {
     let Some(serde_json::Value::String(text)) = data else {
         return Err(ChatError::BadRequest(
             "chat message must be a string".into(),
         ));
     };
-    let message = NewMessage::seed(session.name(), text, crate::clock::now_ms())?;
-    session.check_rate()?;
-    let committed = app.store.submit(message).await.map_err(store_failed)?;
-    drop(turn);
-    committed.await.map_err(store_failed)?;
-    Ok(())
+    // #7: a client that left the lobby may not post there.
+    if !cx
+        .app
+        .presence()
+        .is_member(&RoomName::lobby(), &cx.socket.id)
+    {
+        return Err(ChatError::NotInRoom);
+    }
+    let message = NewMessage::seed(cx.session.name(), text, crate::clock::now_ms())?;
+    cx.session.check_rate(Metered::Message)?;
+    send::queue(cx, message).await
 }

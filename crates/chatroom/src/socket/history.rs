@@ -1,11 +1,11 @@
 //! `history` `{room, before?, limit?}`: scroll-back, one page at a time.
 
-use crate::app::App;
 use crate::protocol::{self, HistoryPage, HistoryReq};
-use crate::socket::turn::{Turn, TurnGuard};
-use crate::socket::{reply::Reply, store_failed};
+use crate::socket::inbox::Connection;
+use crate::socket::reply::Reply;
+use crate::socket::session::Metered;
+use crate::socket::store_failed;
 use chatroom_core::{ChatError, RoomName};
-use socketioxide::extract::{SocketRef, State, TryData};
 
 /// Page size when the client gives none.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -13,22 +13,13 @@ pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
 
 /// Handles `history`.
-pub async fn on_history(
-    socket: SocketRef,
-    TryData(data): TryData<serde_json::Value>,
-    reply: Reply,
-    State(app): State<App>,
-    turn: Turn,
-) {
-    let turn = turn.wait().await;
-    reply.send(history(&socket, data.ok(), &app, turn).await);
+pub async fn on_history(cx: &Connection, data: Option<serde_json::Value>, reply: Reply) {
+    reply.send(history(cx, data).await);
 }
 
 async fn history(
-    socket: &SocketRef,
+    cx: &Connection,
     data: Option<serde_json::Value>,
-    app: &App,
-    turn: TurnGuard,
 ) -> Result<HistoryPage, ChatError> {
     let req: HistoryReq = protocol::decode(data.unwrap_or_default())?;
     let room = RoomName::new(&req.room)?;
@@ -39,13 +30,13 @@ async fn history(
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| ChatError::BadRequest(format!("limit must be 1-{MAX_LIMIT}")))?,
     };
-    if !app.presence().is_member(&room, &socket.id) {
+    if !cx.app.presence().is_member(&room, &cx.socket.id) {
         return Err(ChatError::NotInRoom);
     }
-    drop(turn);
+    cx.session.check_rate(Metered::History)?;
     let page = match req.before {
-        Some(before) => app.store.before(&room, before, limit).await,
-        None => app.store.latest(&room, limit).await,
+        Some(before) => cx.app.store.before(&room, before, limit).await,
+        None => cx.app.store.latest(&room, limit).await,
     }
     .map_err(store_failed)?;
     Ok(HistoryPage {

@@ -1,12 +1,12 @@
 //! `join` `{room, since?}`: membership plus the history a client needs, either the latest page or
 //! exactly what it missed since an id (lossless reconnect).
 
-use crate::app::App;
 use crate::protocol::{self, JoinReq, Joined};
-use crate::socket::turn::{Turn, TurnGuard};
-use crate::socket::{announce, reply::Reply, session::SessionRef, store_failed};
+use crate::socket::inbox::Connection;
+use crate::socket::reply::Reply;
+use crate::socket::session::Metered;
+use crate::socket::{announce, store_failed};
 use chatroom_core::{ChatError, RoomName};
-use socketioxide::extract::{Extension, SocketRef, State, TryData};
 
 /// Messages returned by a plain join.
 pub const JOIN_HISTORY: u32 = 50;
@@ -14,55 +14,52 @@ pub const JOIN_HISTORY: u32 = 50;
 pub const SINCE_MAX: u32 = 1000;
 
 /// Handles `join`.
-pub async fn on_join(
-    socket: SocketRef,
-    TryData(data): TryData<serde_json::Value>,
-    reply: Reply,
-    State(app): State<App>,
-    Extension(session): Extension<SessionRef>,
-    turn: Turn,
-) {
-    let turn = turn.wait().await;
-    reply.send(join(&socket, data.ok(), &app, &session, turn).await);
+pub async fn on_join(cx: &Connection, data: Option<serde_json::Value>, reply: Reply) {
+    reply.send(join(cx, data).await);
 }
 
-async fn join(
-    socket: &SocketRef,
-    data: Option<serde_json::Value>,
-    app: &App,
-    session: &SessionRef,
-    turn: TurnGuard,
-) -> Result<Joined, ChatError> {
+async fn join(cx: &Connection, data: Option<serde_json::Value>) -> Result<Joined, ChatError> {
     let req: JoinReq = protocol::decode(data.unwrap_or_default())?;
     let room = RoomName::new(&req.room)?;
-    let name = session.name();
+    cx.session.check_rate(Metered::Join)?;
+    let name = cx.session.name();
+    let sid = cx.socket.id;
     // Join before reading, so a message committed meanwhile is delivered live or read here —
     // possibly both (clients de-duplicate by id), never neither.
-    let newly = app.presence().join(&room, socket.id, name.clone());
+    let newly = {
+        let mut presence = cx.app.presence();
+        if presence.is_member(&room, &sid) {
+            false
+        } else {
+            if let Some(max) = cx.app.config.limits.rooms_per_connection
+                && presence.room_count_of(&sid) >= usize::try_from(max).unwrap_or(usize::MAX)
+            {
+                return Err(ChatError::TooManyRooms { max });
+            }
+            presence.join(&room, sid, name.clone())
+        }
+    };
     if newly {
-        socket.join(room.as_str().to_owned());
+        cx.socket.join(room.as_str().to_owned());
+        announce::presence(cx, &room, &name, "join").await;
     }
-    // Membership is settled; the connection's next event may go while history is read.
-    drop(turn);
     let page = match req.since {
-        Some(since) => app.store.since(&room, since, SINCE_MAX).await,
-        None => app.store.latest(&room, JOIN_HISTORY).await,
+        Some(since) => cx.app.store.since(&room, since, SINCE_MAX).await,
+        None => cx.app.store.latest(&room, JOIN_HISTORY).await,
     };
     let page = match page {
         Ok(page) => page,
         Err(e) => {
-            if newly {
-                app.presence().leave(&room, &socket.id);
-                socket.leave(room.as_str().to_owned());
+            if newly && cx.app.presence().leave(&room, &sid) {
+                crate::socket::leave::left(cx, &room).await;
             }
             return Err(store_failed(e));
         }
     };
-    if newly {
-        announce::presence(socket, &room, &name, "join").await;
-    }
+    let (members, count) = announce::members(cx, &room);
     Ok(Joined {
-        members: app.presence().members(&room),
+        members,
+        count,
         room: room.as_str().to_owned(),
         messages: page.messages,
         more: page.more,

@@ -1,49 +1,35 @@
 //! `leave` `{room}`, and the same bookkeeping for every room on disconnect.
 
-use crate::app::App;
 use crate::protocol::{self, Done, RoomReq};
-use crate::socket::turn::Turn;
-use crate::socket::{announce, reply::Reply, session::SessionRef};
+use crate::socket::announce;
+use crate::socket::inbox::Connection;
+use crate::socket::reply::Reply;
 use chatroom_core::{ChatError, RoomName};
-use socketioxide::extract::{Extension, SocketRef, State, TryData};
 
 /// Handles `leave`.
-pub async fn on_leave(
-    socket: SocketRef,
-    TryData(data): TryData<serde_json::Value>,
-    reply: Reply,
-    State(app): State<App>,
-    Extension(session): Extension<SessionRef>,
-    turn: Turn,
-) {
-    let _turn = turn.wait().await;
-    reply.send(leave(&socket, data.ok(), &app, &session).await);
+pub async fn on_leave(cx: &Connection, data: Option<serde_json::Value>, reply: Reply) {
+    reply.send(leave(cx, data).await);
 }
 
-async fn leave(
-    socket: &SocketRef,
-    data: Option<serde_json::Value>,
-    app: &App,
-    session: &SessionRef,
-) -> Result<Done, ChatError> {
+async fn leave(cx: &Connection, data: Option<serde_json::Value>) -> Result<Done, ChatError> {
     let req: RoomReq = protocol::decode(data.unwrap_or_default())?;
     let room = RoomName::new(&req.room)?;
-    if !app.presence().leave(&room, &socket.id) {
+    if !cx.app.presence().leave(&room, &cx.socket.id) {
         return Err(ChatError::NotInRoom);
     }
-    left(socket, &room, session).await;
+    left(cx, &room).await;
     Ok(Done {})
 }
 
-/// After `socket` left `room` in the presence table: stop its typing, leave the Socket.IO room
-/// and tell the others.
-pub async fn left(socket: &SocketRef, room: &RoomName, session: &SessionRef) {
-    let name = session.name();
-    if session.stop_typing(room, None) {
-        announce::typing(socket, room, &name, false).await;
+/// After the connection left `room` in the presence table: stop its typing, leave the
+/// Socket.IO room and tell the others.
+pub async fn left(cx: &Connection, room: &RoomName) {
+    let name = cx.session.name();
+    if cx.session.stop_typing(room, None) {
+        announce::typing(cx, room, &name, false).await;
     }
-    socket.leave(room.as_str().to_owned());
-    if !session.seed {
-        announce::presence(socket, room, &name, "leave").await;
+    cx.socket.leave(room.as_str().to_owned());
+    if !cx.session.seed {
+        announce::presence(cx, room, &name, "leave").await;
     }
 }

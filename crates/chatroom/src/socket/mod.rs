@@ -1,12 +1,14 @@
-//! Socket.IO glue: the handshake, then one handler per wire event, one file each (named after
-//! the event). Handlers decode, apply `chatroom-core` rules, call the store and answer through
-//! [`reply::Reply`]; only [`deliver`] emits stored messages.
+//! Socket.IO glue: the handshake, one ordered job queue per connection ([`inbox`]) and one file
+//! per wire event (named after the event). Handlers decode, apply `chatroom-core` rules, call
+//! the store and answer through [`reply::Reply`]; only [`deliver`] emits stored messages.
 
 pub mod announce;
 pub mod auth;
 pub mod chat_message;
+pub mod crowd;
 pub mod deliver;
 pub mod history;
+pub mod inbox;
 pub mod join;
 pub mod leave;
 pub mod rename;
@@ -14,47 +16,76 @@ pub mod reply;
 pub mod rooms;
 pub mod send;
 pub mod session;
-pub mod turn;
 pub mod typing;
 
-use crate::app::App;
 use crate::protocol::{CHAT_MESSAGE, Welcome, inbound, out};
 use chatroom_core::{ChatError, LOBBY, RoomName};
 use chatroom_store::StoreError;
+use inbox::{Connection, Outbox};
+use reply::Reply;
 use session::SessionRef;
 use socketioxide::SocketIo;
 use socketioxide::extract::{Extension, SocketRef, State};
 use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::DisconnectReason;
+use std::sync::Mutex;
 
-/// Registers the default namespace: handshake middleware, then every event.
+/// Registers the default namespace: the handshake middleware, then the connection's task.
 pub fn register(io: &SocketIo) {
     io.ns("/", on_connect.with(auth::authenticate));
 }
 
-/// Every wire event and its handler. Called by the handshake middleware, before the client is
-/// told it is connected: socketioxide spawns `on_connect` as a task, and an event that arrived
-/// before it had registered the handlers was silently dropped (about 1 `join` in 300 under a
-/// connection storm). Events wait for `on_connect` through the connection's first turn.
-pub fn register_events(socket: &SocketRef) {
-    socket.on(CHAT_MESSAGE, chat_message::on_chat_message);
-    socket.on(inbound::JOIN, join::on_join);
-    socket.on(inbound::LEAVE, leave::on_leave);
-    socket.on(inbound::SEND, send::on_send);
-    socket.on(inbound::HISTORY, history::on_history);
-    socket.on(inbound::TYPING, typing::on_typing);
-    socket.on(inbound::ROOMS, rooms::on_rooms);
-    socket.on(inbound::RENAME, rename::on_rename);
-    socket.on_disconnect(on_disconnect);
-}
+/// The receiving end of a connection's queue, left in the socket's extensions by the
+/// handshake for the connect handler to take.
+pub struct PendingOutbox(pub Mutex<Option<Outbox>>);
 
+/// Runs after the client was told it is connected: becomes the connection's task.
 async fn on_connect(
     socket: SocketRef,
-    State(app): State<App>,
+    State(app): State<crate::app::App>,
     Extension(session): Extension<SessionRef>,
+    Extension(inbox): Extension<inbox::Inbox>,
+    Extension(pending): Extension<std::sync::Arc<PendingOutbox>>,
 ) {
-    // Holds the connection's first turn (taken by the handshake) until the lobby is joined,
-    // so early events see the client in the lobby.
-    let _connected = turn::TurnGuard::connect(&session);
+    let outbox = pending.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let Some(outbox) = outbox else {
+        return;
+    };
+    let connection = Connection {
+        socket,
+        app,
+        session,
+        inbox,
+    };
+    connection.run(outbox).await;
+}
+
+/// Every wire event and its handler; anything else is refused as `bad_request`.
+pub async fn dispatch(cx: &Connection, event: &str, data: Option<serde_json::Value>, reply: Reply) {
+    match event {
+        CHAT_MESSAGE => chat_message::on_chat_message(cx, data, reply).await,
+        inbound::JOIN => join::on_join(cx, data, reply).await,
+        inbound::LEAVE => leave::on_leave(cx, data, reply).await,
+        inbound::SEND => send::on_send(cx, data, reply).await,
+        inbound::HISTORY => history::on_history(cx, data, reply).await,
+        inbound::TYPING => typing::on_typing(cx, data, reply).await,
+        inbound::ROOMS => rooms::on_rooms(cx, data, reply).await,
+        inbound::RENAME => rename::on_rename(cx, data, reply).await,
+        _ => reply.send::<crate::protocol::Done>(Err(ChatError::BadRequest(format!(
+            "unknown event {:?}",
+            event.chars().take(64).collect::<String>()
+        )))),
+    }
+}
+
+/// The connection's first job: the lobby, the welcome, the announcement.
+pub async fn connect(cx: &Connection) {
+    let Connection {
+        socket,
+        app,
+        session,
+        ..
+    } = cx;
     let lobby = RoomName::lobby();
     let name = session.name();
     app.presence().join(&lobby, socket.id, name.clone());
@@ -70,21 +101,35 @@ async fn on_connect(
         tracing::debug!(sid = %socket.id, %error, "welcome not sent");
     }
     if !session.seed {
-        announce::presence(&socket, &lobby, &name, "join").await;
+        announce::presence(cx, &lobby, &name, "join").await;
     }
     tracing::debug!(sid = %socket.id, name = %name, seed = session.seed, "connected");
 }
 
-async fn on_disconnect(
-    socket: SocketRef,
-    State(app): State<App>,
-    Extension(session): Extension<SessionRef>,
-) {
-    let rooms = app.presence().leave_all(&socket.id);
+/// The connection's last job: out of every room, with the others told.
+pub async fn disconnect(cx: &Connection, reason: Option<DisconnectReason>) {
+    let rooms = cx.app.presence().leave_all(&cx.socket.id);
     for room in &rooms {
-        leave::left(&socket, room, &session).await;
+        leave::left(cx, room).await;
     }
-    tracing::debug!(sid = %socket.id, "disconnected");
+    if let Some(reason) = reason
+        && refused_by_transport(reason)
+    {
+        crate::refusal::refused(
+            cx.session.client,
+            "protocol_error",
+            format_args!("sid {} disconnected: {reason:?}", cx.socket.id),
+        );
+    }
+    tracing::debug!(sid = %cx.socket.id, ?reason, "disconnected");
+}
+
+/// Disconnects that mean the client broke the protocol (a malformed packet, overlapping polls).
+fn refused_by_transport(reason: DisconnectReason) -> bool {
+    matches!(
+        reason,
+        DisconnectReason::PacketParsingError | DisconnectReason::MultipleHttpPollingError
+    )
 }
 
 /// A store failure as the client sees it; the cause is logged here, once.

@@ -1,56 +1,86 @@
 //! [`Reply`]: the one way a v1 handler answers. With an ack callback the result goes back as
 //! `{ok, ...}`; without one, only a failure is reported, as an `error` event — so a client never
-//! waits on an answer that cannot come and never misses an error it could see.
+//! waits on an answer that cannot come and never misses an error it could see. Every refusal
+//! is also logged (rate limited) with the client's address.
 
+use crate::net::ClientAddr;
 use crate::protocol::{Ack, ErrorBody, out};
+use crate::socket::session::SessionRef;
 use chatroom_core::ChatError;
 use serde::Serialize;
-use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::handler::{FromMessageParts, Value};
 use socketioxide::socket::Socket;
-use std::convert::Infallible;
 use std::sync::Arc;
 
-/// Extracted from an incoming event: where its answer goes.
+/// Where an incoming event's answer goes.
 pub struct Reply {
-    ack: AckSender,
+    ack: Option<AckSender>,
     socket: SocketRef,
-    wants_ack: bool,
-}
-
-impl FromMessageParts<LocalAdapter> for Reply {
-    type Error = Infallible;
-    fn from_message_parts(
-        s: &Arc<Socket>,
-        v: &mut Value,
-        ack_id: &Option<i64>,
-    ) -> Result<Self, Infallible> {
-        Ok(Self {
-            ack: AckSender::from_message_parts(s, v, ack_id)?,
-            socket: SocketRef::from_message_parts(s, v, ack_id)?,
-            wants_ack: ack_id.is_some(),
-        })
-    }
 }
 
 impl Reply {
+    /// The answer path of an event that arrived on `s` with `ack_id`.
+    pub fn new(s: &Arc<Socket>, ack_id: &Option<i64>) -> Self {
+        let mut empty = Value::Str(Default::default(), None);
+        let ack = match ack_id {
+            Some(_) => match AckSender::from_message_parts(s, &mut empty, ack_id) {
+                Ok(ack) => Some(ack),
+                Err(never) => match never {},
+            },
+            None => None,
+        };
+        Self {
+            ack,
+            socket: SocketRef::from(s.clone()),
+        }
+    }
+
     /// Answers with `result`: exactly one ack, or an `error` event on failure without an ack.
     pub fn send<T: Serialize>(self, result: Result<T, ChatError>) {
-        if self.wants_ack {
-            if let Err(e) = self.ack.send(&Ack::from(result)) {
-                // The client is gone or hopelessly behind; it will be disconnected either way.
-                tracing::debug!(sid = %self.socket.id, error = %e, "ack not sent");
+        if let Err(error) = &result {
+            log_refusal(&self.socket, error);
+        }
+        match self.ack {
+            Some(ack) => {
+                if let Err(e) = ack.send(&Ack::from(result)) {
+                    // The client is gone or hopelessly behind; it will be disconnected anyway.
+                    tracing::debug!(sid = %self.socket.id, error = %e, "ack not sent");
+                }
             }
-        } else if let Err(error) = result {
-            send_error(&self.socket, &error);
+            None => {
+                if let Err(error) = result {
+                    emit_error(&self.socket, &error);
+                }
+            }
         }
     }
 }
 
-/// Reports `error` to one client as an `error` event.
+/// Reports `error` to one client as an `error` event, and logs the refusal.
 pub fn send_error(socket: &SocketRef, error: &ChatError) {
+    log_refusal(socket, error);
+    emit_error(socket, error);
+}
+
+fn emit_error(socket: &SocketRef, error: &ChatError) {
     if let Err(e) = socket.emit(out::ERROR, &ErrorBody::from(error)) {
         tracing::debug!(sid = %socket.id, error = %e, "error event not sent");
     }
+}
+
+fn log_refusal(socket: &SocketRef, error: &ChatError) {
+    // A store failure is ours, not the client's; it is logged where it happens.
+    if matches!(error, ChatError::Unavailable) {
+        return;
+    }
+    let client: Option<ClientAddr> = socket
+        .extensions
+        .get::<SessionRef>()
+        .and_then(|session| session.client);
+    crate::refusal::refused(
+        client,
+        error.code(),
+        format_args!("sid {}: {error}", socket.id),
+    );
 }

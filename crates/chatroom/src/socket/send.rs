@@ -2,52 +2,59 @@
 //! room happens in `deliver`, fed by the store after commit, so the ack and the broadcast both
 //! follow the commit and every client sees ids in ascending order.
 
-use crate::app::App;
 use crate::protocol::{self, SendReq, Sent};
-use crate::socket::turn::{Turn, TurnGuard};
-use crate::socket::{reply::Reply, session::SessionRef, store_failed};
+use crate::socket::inbox::Connection;
+use crate::socket::reply::Reply;
+use crate::socket::session::Metered;
+use crate::socket::store_failed;
 use chatroom_core::{ChatError, Cid, Limits, NewMessage, RoomName};
-use socketioxide::extract::{Extension, SocketRef, State, TryData};
+use chatroom_store::{Appended, StoreError};
+use std::future::Future;
+use std::pin::Pin;
 
-/// Handles `send`.
-pub async fn on_send(
-    socket: SocketRef,
-    TryData(data): TryData<serde_json::Value>,
-    reply: Reply,
-    State(app): State<App>,
-    Extension(session): Extension<SessionRef>,
-    turn: Turn,
-) {
-    let turn = turn.wait().await;
-    reply.send(send(&socket, data.ok(), &app, &session, turn).await);
+/// A message queued for the store, waiting for its commit.
+pub type Committing = Pin<Box<dyn Future<Output = Result<Appended, StoreError>> + Send>>;
+
+/// Handles `send`: the checks and the queueing happen in the connection's order; the commit
+/// is awaited in its own task so the connection's next message can join the same group commit.
+pub async fn on_send(cx: &Connection, data: Option<serde_json::Value>, reply: Reply) {
+    match queue_send(cx, data).await {
+        Ok(committed) => {
+            tokio::spawn(async move {
+                let result = committed.await.map_err(store_failed).map(|appended| Sent {
+                    message: (*appended.message).clone(),
+                });
+                reply.send(result);
+            });
+        }
+        Err(error) => reply.send::<Sent>(Err(error)),
+    }
 }
 
-async fn send(
-    socket: &SocketRef,
+async fn queue_send(
+    cx: &Connection,
     data: Option<serde_json::Value>,
-    app: &App,
-    session: &SessionRef,
-    turn: TurnGuard,
-) -> Result<Sent, ChatError> {
+) -> Result<Committing, ChatError> {
     let req: SendReq = protocol::decode(data.unwrap_or_default())?;
     let room = RoomName::new(&req.room)?;
     let cid = req.cid.as_deref().map(Cid::new).transpose()?;
-    if !app.presence().is_member(&room, &socket.id) {
+    if !cx.app.presence().is_member(&room, &cx.socket.id) {
         return Err(ChatError::NotInRoom);
     }
     let message = NewMessage::new(
         room,
-        session.name(),
+        cx.session.name(),
         req.text,
         cid,
         &Limits::default(),
         crate::clock::now_ms(),
     )?;
-    session.check_rate()?;
-    let committed = app.store.submit(message).await.map_err(store_failed)?;
-    drop(turn);
-    let appended = committed.await.map_err(store_failed)?;
-    Ok(Sent {
-        message: (*appended.message).clone(),
-    })
+    cx.session.check_rate(Metered::Message)?;
+    queue(cx, message).await
+}
+
+/// Hands `message` to the store's writer (ids follow queueing order) and returns its commit.
+pub async fn queue(cx: &Connection, message: NewMessage) -> Result<Committing, ChatError> {
+    let committed = cx.app.store.submit(message).await.map_err(store_failed)?;
+    Ok(Box::pin(committed))
 }

@@ -1,8 +1,11 @@
-//! Per-connection state, stored in the socket's extensions by the handshake: the name, whether
-//! the client speaks only the seed protocol, its rate limiter and its typing timers.
+//! Per-connection state, built by the handshake and kept in the socket's extensions: who the
+//! client is (name, seed or v1, address), its rate limiters, typing timers and the resources
+//! it holds (a per-address connection slot) that must be given back however it goes.
 
+use crate::app::App;
 use crate::config::RateLimit;
-use crate::socket::turn::Turns;
+use crate::config::limits::Limits;
+use crate::net::ClientAddr;
 use chatroom_core::{ChatError, RoomName, UserName};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -10,35 +13,129 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+/// What a rate limit applies to; each has its own bucket per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metered {
+    /// `send` and seed `chat message`.
+    Message,
+    /// `history`.
+    History,
+    /// `typing`.
+    Typing,
+    /// `join`.
+    Join,
+    /// `rooms`.
+    Rooms,
+}
+
+/// One connection's token buckets; `None` = that limit is off.
+struct Buckets {
+    message: Option<DefaultDirectRateLimiter>,
+    history: Option<DefaultDirectRateLimiter>,
+    typing: Option<DefaultDirectRateLimiter>,
+    join: Option<DefaultDirectRateLimiter>,
+    rooms: Option<DefaultDirectRateLimiter>,
+}
+
+fn bucket(limit: Option<RateLimit>) -> Option<DefaultDirectRateLimiter> {
+    limit.map(|r| RateLimiter::direct(Quota::per_second(r.per_second).allow_burst(r.burst)))
+}
+
+impl Buckets {
+    fn new(messages: Option<RateLimit>, limits: &Limits) -> Self {
+        Self {
+            message: bucket(messages),
+            history: bucket(limits.history_rate),
+            typing: bucket(limits.typing_rate),
+            join: bucket(limits.join_rate),
+            rooms: bucket(limits.rooms_rate),
+        }
+    }
+
+    fn get(&self, kind: Metered) -> Option<&DefaultDirectRateLimiter> {
+        match kind {
+            Metered::Message => self.message.as_ref(),
+            Metered::History => self.history.as_ref(),
+            Metered::Typing => self.typing.as_ref(),
+            Metered::Join => self.join.as_ref(),
+            Metered::Rooms => self.rooms.as_ref(),
+        }
+    }
+}
+
+/// A Socket.IO connection counted against its address's limit; given back on drop, so a
+/// connection that never completes its connect still frees its slot.
+pub struct AddressSlot {
+    app: App,
+    client: ClientAddr,
+}
+
+impl AddressSlot {
+    /// Takes a slot for `client`, or `TooManyConnections` if its address is at the limit.
+    pub fn take(app: &App, client: ClientAddr) -> Result<Self, ChatError> {
+        let limit = app.config.limits.connections_per_ip;
+        let mut per_address = app.connections_per_address();
+        let count = per_address.entry(client.0).or_insert(0);
+        if limit.is_some_and(|limit| *count >= limit) {
+            return Err(ChatError::TooManyConnections);
+        }
+        *count += 1;
+        Ok(Self {
+            app: app.clone(),
+            client,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut per_address = self.app.connections_per_address();
+        if let Some(count) = per_address.get_mut(&self.client.0) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                per_address.remove(&self.client.0);
+            }
+        }
+    }
+}
+
 /// One connected client.
 pub struct Session {
     name: RwLock<UserName>,
     /// Connected without a name: receives lobby messages as seed `chat message` strings.
     pub seed: bool,
-    rate: Option<DefaultDirectRateLimiter>,
+    /// Where it connects from (the proxy's client when `--trust-proxy` applies).
+    pub client: Option<ClientAddr>,
+    buckets: Buckets,
     typing: Mutex<HashMap<RoomName, u64>>,
     typing_generations: AtomicU64,
-    /// Orders this connection's events, see [`crate::socket::turn`].
-    pub turns: Turns,
     /// Set once when delivery found its queue full; it is being disconnected.
     slow: AtomicBool,
+    /// Held only for its `Drop`.
+    _slot: Option<AddressSlot>,
 }
 
 /// The handle stored in socket extensions.
 pub type SessionRef = Arc<Session>;
 
 impl Session {
-    /// A new session with the given limit (None = unlimited).
-    pub fn new(name: UserName, seed: bool, rate: Option<RateLimit>) -> SessionRef {
+    /// A new session for `name` with the server's limits.
+    pub fn new(
+        name: UserName,
+        seed: bool,
+        app: &App,
+        client: Option<ClientAddr>,
+        slot: Option<AddressSlot>,
+    ) -> SessionRef {
         Arc::new(Self {
             name: RwLock::new(name),
             seed,
-            rate: rate
-                .map(|r| RateLimiter::direct(Quota::per_second(r.per_second).allow_burst(r.burst))),
+            client,
+            buckets: Buckets::new(app.config.rate_limit, &app.config.limits),
             typing: Mutex::new(HashMap::new()),
             typing_generations: AtomicU64::new(0),
-            turns: Turns::default(),
             slow: AtomicBool::new(false),
+            _slot: slot,
         })
     }
 
@@ -53,9 +150,9 @@ impl Session {
         std::mem::replace(&mut *slot, new)
     }
 
-    /// Takes one message from the bucket, or says when to retry.
-    pub fn check_rate(&self) -> Result<(), ChatError> {
-        let Some(limiter) = &self.rate else {
+    /// Takes one token from the `kind` bucket, or says when to retry.
+    pub fn check_rate(&self, kind: Metered) -> Result<(), ChatError> {
+        let Some(limiter) = self.buckets.get(kind) else {
             return Ok(());
         };
         limiter.check().map_err(|not_until| {
@@ -67,11 +164,6 @@ impl Session {
                     .max(1),
             }
         })
-    }
-
-    /// Takes the connection's first turn for `on_connect` (called by the handshake).
-    pub fn reserve_connect_turn(&self) {
-        self.turns.reserve_connect();
     }
 
     /// Marks the client as too slow; true only the first time.

@@ -1,54 +1,48 @@
 //! `typing` `{room, typing}`: relayed to the room's other members; a `true` expires by itself
-//! after [`TYPING_TTL`] so a client that vanishes mid-sentence does not type forever.
+//! after [`TYPING_TTL`] so a client that vanishes mid-sentence does not type forever. The
+//! expiry comes back through the connection's queue, so it is ordered with its events.
 
-use crate::app::App;
 use crate::protocol::{self, Done, TypingReq};
-use crate::socket::turn::Turn;
-use crate::socket::{announce, reply::Reply, session::SessionRef};
+use crate::socket::announce;
+use crate::socket::inbox::{Connection, Job};
+use crate::socket::reply::Reply;
+use crate::socket::session::Metered;
 use chatroom_core::{ChatError, RoomName};
-use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use std::time::Duration;
 
 /// How long a `typing: true` lasts without a refresh.
 pub const TYPING_TTL: Duration = Duration::from_secs(5);
 
 /// Handles `typing`.
-pub async fn on_typing(
-    socket: SocketRef,
-    TryData(data): TryData<serde_json::Value>,
-    reply: Reply,
-    State(app): State<App>,
-    Extension(session): Extension<SessionRef>,
-    turn: Turn,
-) {
-    let _turn = turn.wait().await;
-    reply.send(typing(&socket, data.ok(), &app, &session).await);
+pub async fn on_typing(cx: &Connection, data: Option<serde_json::Value>, reply: Reply) {
+    reply.send(typing(cx, data).await);
 }
 
-async fn typing(
-    socket: &SocketRef,
-    data: Option<serde_json::Value>,
-    app: &App,
-    session: &SessionRef,
-) -> Result<Done, ChatError> {
+async fn typing(cx: &Connection, data: Option<serde_json::Value>) -> Result<Done, ChatError> {
     let req: TypingReq = protocol::decode(data.unwrap_or_default())?;
     let room = RoomName::new(&req.room)?;
-    if !app.presence().is_member(&room, &socket.id) {
+    if !cx.app.presence().is_member(&room, &cx.socket.id) {
         return Err(ChatError::NotInRoom);
     }
-    let name = session.name();
+    cx.session.check_rate(Metered::Typing)?;
+    let name = cx.session.name();
     if req.typing {
-        let generation = session.start_typing(&room);
-        announce::typing(socket, &room, &name, true).await;
-        let (socket, session) = (socket.clone(), session.clone());
+        let generation = cx.session.start_typing(&room);
+        announce::typing(cx, &room, &name, true).await;
+        let inbox = cx.inbox.clone();
         tokio::spawn(async move {
             tokio::time::sleep(TYPING_TTL).await;
-            if socket.connected() && session.stop_typing(&room, Some(generation)) {
-                announce::typing(&socket, &room, &session.name(), false).await;
-            }
+            inbox.push(Job::TypingExpired { room, generation });
         });
-    } else if session.stop_typing(&room, None) {
-        announce::typing(socket, &room, &name, false).await;
+    } else if cx.session.stop_typing(&room, None) {
+        announce::typing(cx, &room, &name, false).await;
     }
     Ok(Done {})
+}
+
+/// A `typing: true` ran out: announce the stop unless a newer `typing` replaced it.
+pub async fn expired(cx: &Connection, room: RoomName, generation: u64) {
+    if cx.session.stop_typing(&room, Some(generation)) {
+        announce::typing(cx, &room, &cx.session.name(), false).await;
+    }
 }
