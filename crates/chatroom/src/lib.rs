@@ -16,6 +16,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod identity;
 pub mod protocol;
 pub mod shutdown;
 pub mod socket;
