@@ -29,9 +29,13 @@ pub enum ChatError {
         /// Milliseconds until one more message will be accepted.
         retry_ms: u64,
     },
-    /// Display name is not 1–32 code points (after trimming) without control characters.
-    #[error("invalid name: 1-32 characters after trimming, no control characters")]
+    /// Display name is not 1–32 code points (after trimming) without control, invisible or
+    /// unassigned characters.
+    #[error("invalid name: 1-32 characters after trimming, no control or invisible characters")]
     InvalidName,
+    /// The display name (compared ignoring case and width) is held by another user.
+    #[error("that name is in use by someone else")]
+    NameTaken,
     /// The message store cannot be reached; nothing was stored or delivered.
     #[error("message store unavailable; try again")]
     Unavailable,
@@ -57,6 +61,7 @@ impl ChatError {
             ChatError::TooLong { .. } => "too_long",
             ChatError::RateLimited { .. } => "rate_limited",
             ChatError::InvalidName => "invalid_name",
+            ChatError::NameTaken => "name_taken",
             ChatError::Unavailable => "unavailable",
             ChatError::TooManyRooms { .. } => "too_many_rooms",
             ChatError::TooManyConnections => "too_many_connections",
@@ -87,6 +92,7 @@ mod tests {
             ChatError::TooLong { max_chars: 1 },
             ChatError::RateLimited { retry_ms: 1 },
             ChatError::InvalidName,
+            ChatError::NameTaken,
             ChatError::Unavailable,
             ChatError::TooManyRooms { max: 1 },
             ChatError::TooManyConnections,

@@ -2,7 +2,9 @@
 //! and who is in which room. No tokio, axum, socketioxide or sqlx here, so every rule is tested
 //! in milliseconds and the transport and storage crates share one definition of each.
 //!
-//! - [`name`]: [`UserName`], validated display names.
+//! - [`name`]: [`UserName`], validated display names, and their comparison [`NameKey`].
+//! - [`names`]: [`NameRegistry`], which user holds which name.
+//! - [`user`]: [`UserId`], who a user is across renames and reconnects.
 //! - [`room`]: [`RoomName`], validated room names.
 //! - [`message`]: [`NewMessage`] (checked input), [`Message`] (stored), [`Cid`].
 //! - [`error`]: [`ChatError`] and its wire codes.
@@ -11,14 +13,18 @@
 pub mod error;
 pub mod message;
 pub mod name;
+pub mod names;
 pub mod presence;
 pub mod room;
+pub mod user;
 
 pub use error::ChatError;
 pub use message::{Cid, Limits, Message, MessageId, NewMessage};
-pub use name::UserName;
+pub use name::{NameKey, UserName};
+pub use names::NameRegistry;
 pub use presence::Presence;
 pub use room::RoomName;
+pub use user::UserId;
 
 /// The room every client is in from the moment it connects.
 pub const LOBBY: &str = "lobby";

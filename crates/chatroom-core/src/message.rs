@@ -1,7 +1,7 @@
 //! Messages: [`NewMessage`] is a checked request to store one, [`Message`] is one that is stored
 //! (it has an id). [`Cid`] is the client-chosen id that makes a retried `send` idempotent.
 
-use crate::{ChatError, RoomName, UserName};
+use crate::{ChatError, RoomName, UserId, UserName};
 use serde::{Deserialize, Serialize};
 
 /// Store-assigned message id: increases in storage order, across rooms and restarts.
@@ -64,6 +64,8 @@ pub struct NewMessage {
     /// Sent with the seed protocol's `chat message`: seed clients then get the text unchanged
     /// instead of `"name: text"`. Not stored; only live delivery needs it.
     pub from_seed: bool,
+    /// The sender's user id, if known (set with [`NewMessage::by`]); stored with the message.
+    pub user_id: Option<UserId>,
 }
 
 impl NewMessage {
@@ -89,6 +91,7 @@ impl NewMessage {
             cid,
             ts,
             from_seed: false,
+            user_id: None,
         })
     }
 
@@ -103,7 +106,16 @@ impl NewMessage {
             cid: None,
             ts,
             from_seed: true,
+            user_id: None,
         })
+    }
+
+    /// The same message, attributed to `user`.
+    pub fn by(self, user: UserId) -> Self {
+        Self {
+            user_id: Some(user),
+            ..self
+        }
     }
 }
 
@@ -137,6 +149,9 @@ pub struct Message {
     /// The sender's client id, if it gave one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cid: Option<String>,
+    /// The sender's user id, if it was known; `"uid"` on the wire.
+    #[serde(rename = "uid", skip_serializing_if = "Option::is_none", default)]
+    pub user_id: Option<UserId>,
     /// Copied from [`NewMessage::from_seed`] for live delivery; never on the wire, false when
     /// read back from the store.
     #[serde(skip)]
@@ -153,6 +168,7 @@ impl Message {
             text: new.text.clone(),
             ts: new.ts,
             cid: new.cid.as_ref().map(|c| c.as_str().to_owned()),
+            user_id: new.user_id.clone(),
             from_seed: new.from_seed,
         }
     }
@@ -224,5 +240,20 @@ mod tests {
             json,
             serde_json::json!({"id":7,"room":"lobby","name":"a","text":"<b>hi</b>","ts":0})
         );
+    }
+
+    #[test]
+    fn user_id_travels_as_uid() {
+        let user = UserId::random([0x11; 16]);
+        let new = v1("hi").unwrap().by(user.clone());
+        assert_eq!(new.user_id.as_ref(), Some(&user));
+        let stored = Message::stored(8, &new);
+        assert_eq!(stored.user_id.as_ref(), Some(&user));
+        let json = serde_json::to_value(&stored).unwrap();
+        assert_eq!(json["uid"], serde_json::json!(user.as_str()));
+        let back: Message = serde_json::from_value(json).unwrap();
+        assert_eq!(back.user_id, Some(user));
+        let seed = NewMessage::seed(UserName::guest(1), "x".into(), 0).unwrap();
+        assert_eq!(seed.user_id, None);
     }
 }

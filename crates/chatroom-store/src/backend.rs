@@ -7,7 +7,7 @@ use crate::memory::MemoryBackend;
 use crate::postgres::PgBackend;
 use crate::sqlite::SqliteBackend;
 use crate::{Page, StoreError};
-use chatroom_core::{Message, MessageId, NewMessage};
+use chatroom_core::{Message, MessageId, NewMessage, UserId};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -50,6 +50,14 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
 
+    /// The value stored under `name` in `settings`; if there is none, `fresh` is stored first
+    /// (insert-if-absent, so concurrent callers on one database all get the first one stored).
+    fn setting_or_insert(
+        &self,
+        name: &str,
+        fresh: &[u8],
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+
     /// A cheap round trip to the database.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -79,6 +87,14 @@ impl Backend for AnyBackend {
             AnyBackend::Memory(b) => b.page(room, window, limit).await,
             AnyBackend::Sqlite(b) => b.page(room, window, limit).await,
             AnyBackend::Postgres(b) => b.page(room, window, limit).await,
+        }
+    }
+
+    async fn setting_or_insert(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
+        match self {
+            AnyBackend::Memory(b) => b.setting_or_insert(name, fresh).await,
+            AnyBackend::Sqlite(b) => b.setting_or_insert(name, fresh).await,
+            AnyBackend::Postgres(b) => b.setting_or_insert(name, fresh).await,
         }
     }
 
@@ -123,6 +139,7 @@ pub(crate) struct MessageRow {
     text: String,
     ts: i64,
     cid: Option<String>,
+    user_id: Option<String>,
 }
 
 impl From<MessageRow> for Message {
@@ -134,6 +151,9 @@ impl From<MessageRow> for Message {
             text: r.text,
             ts: r.ts,
             cid: r.cid,
+            // Only validated ids are written; one that no longer validates (rules tightened
+            // later) is shown without attribution rather than failing the whole page.
+            user_id: r.user_id.and_then(|u| UserId::try_from(u).ok()),
             from_seed: false,
         }
     }
@@ -243,14 +263,16 @@ pub(crate) fn count_new(outcomes: &[Outcome]) -> usize {
 
 /// SQL shared by SQLite and PostgreSQL (sqlx binds `$N` on both).
 pub(crate) mod sql {
+    /// The columns [`super::MessageRow`] reads, in order, for `SELECT`s of `messages m`.
+    pub const COLUMNS: &str = "m.id, m.room, m.name, m.text, m.ts, m.cid, m.user_id";
     /// Newest first: $1 room, $2 limit.
-    pub const LATEST: &str = "SELECT id, room, name, text, ts, cid FROM messages \
+    pub const LATEST: &str = "SELECT id, room, name, text, ts, cid, user_id FROM messages \
          WHERE room = $1 ORDER BY id DESC LIMIT $2";
     /// Newest first below an id: $1 room, $2 before, $3 limit.
-    pub const BEFORE: &str = "SELECT id, room, name, text, ts, cid FROM messages \
+    pub const BEFORE: &str = "SELECT id, room, name, text, ts, cid, user_id FROM messages \
          WHERE room = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
     /// Oldest first above an id: $1 room, $2 since, $3 limit.
-    pub const SINCE: &str = "SELECT id, room, name, text, ts, cid FROM messages \
+    pub const SINCE: &str = "SELECT id, room, name, text, ts, cid, user_id FROM messages \
          WHERE room = $1 AND id > $2 ORDER BY id ASC LIMIT $3";
 }
 

@@ -54,6 +54,9 @@ pub enum StoreError {
     /// The database did not answer in time; the batch may or may not have been committed.
     #[error("database did not answer within {0:?}")]
     Timeout(Duration),
+    /// The operating system's random number generator failed (making a secret).
+    #[error("cannot get random bytes: {0}")]
+    Random(String),
     /// The store was closed (or its writer stopped); nothing was done.
     #[error("message store is closed")]
     Closed,

@@ -48,6 +48,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Appends that may wait for the writer before `append` itself waits (backpressure).
 const REQUEST_QUEUE: usize = 8192;
+/// Length of a secret made by [`Store::secret`], in bytes.
+pub const SECRET_BYTES: usize = 32;
 /// Committed batches the feed holds before the writer waits for its reader.
 pub const FEED_CAPACITY: usize = 1024;
 
@@ -187,6 +189,16 @@ impl Store {
         self.backend
             .page(room.as_str(), Window::Since(since), limit)
             .await
+    }
+
+    /// The server secret called `name`: [`SECRET_BYTES`] random bytes, created on the first
+    /// call and kept in the database's `settings` table, so a restart, and every process on one
+    /// PostgreSQL database, get the same value (the first one stored wins a race). With the
+    /// `memory` backend it lives as long as the store.
+    pub async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let mut fresh = [0u8; SECRET_BYTES];
+        getrandom::fill(&mut fresh).map_err(|e| StoreError::Random(e.to_string()))?;
+        self.backend.setting_or_insert(name, &fresh).await
     }
 
     /// Cheap liveness probe: the writer is running and the database answers.

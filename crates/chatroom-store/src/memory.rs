@@ -20,6 +20,8 @@ struct State {
     rooms: HashMap<String, Vec<Arc<Message>>>,
     /// (room, cid) -> the message stored with it.
     cids: HashMap<(String, String), Arc<Message>>,
+    /// The `settings` table.
+    settings: HashMap<String, Vec<u8>>,
 }
 
 impl MemoryBackend {
@@ -92,6 +94,15 @@ impl Backend for MemoryBackend {
             messages: slice.iter().map(|m| Message::clone(m)).collect(),
             more,
         })
+    }
+
+    async fn setting_or_insert(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut state = self.lock();
+        Ok(state
+            .settings
+            .entry(name.to_owned())
+            .or_insert_with(|| fresh.to_vec())
+            .clone())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

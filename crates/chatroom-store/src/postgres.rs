@@ -10,7 +10,7 @@
 use crate::backend::{Backend, MessageRow, Plan, Stored, Window, count_new, into_page, sql};
 use crate::error::redact;
 use crate::{Page, StoreError};
-use chatroom_core::{Message, NewMessage};
+use chatroom_core::{Message, NewMessage, UserId};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
@@ -106,6 +106,7 @@ struct Columns<'a> {
     text: Vec<&'a str>,
     ts: Vec<i64>,
     cid: Vec<Option<&'a str>>,
+    user_id: Vec<Option<&'a str>>,
 }
 
 impl Columns<'_> {
@@ -117,6 +118,7 @@ impl Columns<'_> {
             text: Vec::with_capacity(n),
             ts: Vec::with_capacity(n),
             cid: Vec::with_capacity(n),
+            user_id: Vec::with_capacity(n),
         }
     }
 }
@@ -166,11 +168,12 @@ impl Backend for PgBackend {
         let existing: Vec<MessageRow> = if rooms.is_empty() {
             Vec::new()
         } else {
-            sqlx::query_as(
-                "SELECT m.id, m.room, m.name, m.text, m.ts, m.cid FROM messages m \
+            sqlx::query_as(&format!(
+                "SELECT {} FROM messages m \
                  JOIN UNNEST($1::text[], $2::text[]) AS k(room, cid) \
                  ON m.room = k.room AND m.cid = k.cid",
-            )
+                sql::COLUMNS
+            ))
             .bind(&rooms)
             .bind(&cids)
             .fetch_all(&mut *tx)
@@ -208,11 +211,13 @@ impl Backend for PgBackend {
                 columns.text.push(&m.text);
                 columns.ts.push(m.ts);
                 columns.cid.push(m.cid.as_deref());
+                columns.user_id.push(m.user_id.as_ref().map(UserId::as_str));
             }
             sqlx::query(
-                "INSERT INTO messages (id, room, name, text, ts, cid) OVERRIDING SYSTEM VALUE \
+                "INSERT INTO messages (id, room, name, text, ts, cid, user_id) \
+                 OVERRIDING SYSTEM VALUE \
                  SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], \
-                                      $5::int8[], $6::text[])",
+                                      $5::int8[], $6::text[], $7::text[])",
             )
             .bind(&columns.id)
             .bind(&columns.room)
@@ -220,6 +225,7 @@ impl Backend for PgBackend {
             .bind(&columns.text)
             .bind(&columns.ts)
             .bind(&columns.cid)
+            .bind(&columns.user_id)
             .execute(&mut *tx)
             .await?;
         }
@@ -240,6 +246,23 @@ impl Backend for PgBackend {
             window,
             limit,
         ))
+    }
+
+    /// On the read pool (its connections can write), so it never waits for the writer. Two
+    /// processes racing: one insert wins, the other does nothing, both read the winner's value.
+    async fn setting_or_insert(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(name)
+        .bind(fresh)
+        .execute(&self.read)
+        .await?;
+        let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(name)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(value)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@
 use crate::backend::{Backend, MessageRow, Plan, Stored, Window, count_new, into_page, sql};
 use crate::error::redact;
 use crate::{Page, StoreError};
-use chatroom_core::{Message, NewMessage};
+use chatroom_core::{Message, NewMessage, UserId};
 use sqlx::QueryBuilder;
 use sqlx::sqlite::{
     Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -94,9 +94,10 @@ impl Backend for SqliteBackend {
         let mut tx = self.write.begin().await?;
         let mut existing = Vec::new();
         for keys in plan.keys().chunks(SQLITE_MAX_PARAMS / 2) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT m.id, m.room, m.name, m.text, m.ts, m.cid FROM messages m JOIN (",
-            );
+            let mut q = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {} FROM messages m JOIN (",
+                sql::COLUMNS
+            ));
             q.push_values(keys, |mut row, (room, cid)| {
                 row.push_bind(*room).push_bind(*cid);
             });
@@ -128,9 +129,9 @@ impl Backend for SqliteBackend {
             .filter(|s| !s.duplicate)
             .map(|s| &*s.message)
             .collect();
-        for chunk in rows.chunks(SQLITE_MAX_PARAMS / 6) {
+        for chunk in rows.chunks(SQLITE_MAX_PARAMS / 7) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO messages (id, room, name, text, ts, cid) ",
+                "INSERT INTO messages (id, room, name, text, ts, cid, user_id) ",
             );
             q.push_values(chunk, |mut row, m| {
                 row.push_bind(m.id)
@@ -138,7 +139,8 @@ impl Backend for SqliteBackend {
                     .push_bind(m.name.as_str())
                     .push_bind(m.text.as_str())
                     .push_bind(m.ts)
-                    .push_bind(m.cid.as_deref());
+                    .push_bind(m.cid.as_deref())
+                    .push_bind(m.user_id.as_ref().map(UserId::as_str));
             });
             q.build().persistent(false).execute(&mut *tx).await?;
         }
@@ -159,6 +161,24 @@ impl Backend for SqliteBackend {
             window,
             limit,
         ))
+    }
+
+    /// On the write connection: the read pool is read-only (this waits for a running batch).
+    async fn setting_or_insert(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(name)
+        .bind(fresh)
+        .execute(&mut *tx)
+        .await?;
+        let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(value)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

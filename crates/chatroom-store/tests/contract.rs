@@ -6,7 +6,7 @@
 //! Plus backend-specific cases: reopening an SQLite file, a PostgreSQL outage through a TCP
 //! proxy the test cuts and restores, and start-up errors.
 
-use chatroom_core::{Cid, Limits, Message, NewMessage, RoomName, UserName};
+use chatroom_core::{Cid, Limits, Message, NewMessage, RoomName, UserId, UserName};
 use chatroom_store::{Feed, Store, StoreError};
 use sqlx::Connection;
 use std::collections::HashSet;
@@ -238,6 +238,9 @@ suite!(
     cid_dedup_concurrent,
     thousand_concurrent_appends_group_commit,
     close_flushes_and_refuses,
+    user_id_round_trips,
+    user_id_survives_batches_and_dedup,
+    secrets_are_stable_and_per_name,
 );
 
 async fn ids_ascend_across_rooms(url: String) {
@@ -567,7 +570,134 @@ async fn close_flushes_and_refuses(url: String) {
     store.close().await; // twice is fine
 }
 
+fn user(n: u8) -> UserId {
+    UserId::random([n; 16])
+}
+
+async fn user_id_round_trips(url: String) {
+    let (store, mut feed) = open(&url).await;
+    let alice = user(0xa1);
+    let with = store
+        .append(msg("u", "signed", Some("c1")).by(alice.clone()))
+        .await
+        .expect("append");
+    assert_eq!(with.message.user_id.as_ref(), Some(&alice));
+    let without = store
+        .append(msg("u", "anonymous", None))
+        .await
+        .expect("append");
+    assert_eq!(without.message.user_id, None);
+    let fed = take_feed(&mut feed, 2).await;
+    assert_eq!(fed[0].user_id.as_ref(), Some(&alice));
+    assert_eq!(fed[1].user_id, None);
+
+    let latest = store.latest(&room("u"), 10).await.expect("latest");
+    let since = store.since(&room("u"), 0, 10).await.expect("since");
+    let before = store
+        .before(&room("u"), i64::MAX, 10)
+        .await
+        .expect("before");
+    for page in [latest, since, before] {
+        let uids: Vec<_> = page.messages.iter().map(|m| m.user_id.clone()).collect();
+        assert_eq!(uids, [Some(alice.clone()), None]);
+    }
+    // A retry answered from the store carries the original sender, not the retrying one.
+    let dup = store
+        .append(msg("u", "retry", Some("c1")).by(user(0xb2)))
+        .await
+        .expect("append");
+    assert!(dup.duplicate);
+    assert_eq!(dup.message.user_id.as_ref(), Some(&alice));
+    store.close().await;
+}
+
+/// Who sends cid `c{k}` in the batch test: every third cid has no user id.
+fn owner_of(k: usize) -> Option<UserId> {
+    (!k.is_multiple_of(3)).then(|| user((k % 7) as u8))
+}
+
+async fn user_id_survives_batches_and_dedup(url: String) {
+    let (store, _feed) = open(&url).await;
+    // Many concurrent appends land in few multi-row batches; repeats of a cid within a batch
+    // are answered from the batch itself.
+    let tasks: Vec<_> = (0..300u16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let k = usize::from(i % 150);
+                let mut m = msg("b", &format!("n{i}"), Some(&format!("c{k}")));
+                if let Some(owner) = owner_of(k) {
+                    m = m.by(owner);
+                }
+                store.append(m).await
+            })
+        })
+        .collect();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let a = t.await.expect("task").expect("append");
+        assert_eq!(a.message.user_id, owner_of(i % 150), "append {i}");
+    }
+    let page = store.since(&room("b"), 0, 1000).await.expect("since");
+    assert_eq!(page.messages.len(), 150);
+    for m in &page.messages {
+        let k: usize = m.cid.as_deref().expect("cid")[1..].parse().expect("number");
+        assert_eq!(m.user_id, owner_of(k), "{m:?}");
+    }
+    store.close().await;
+}
+
+async fn secrets_are_stable_and_per_name(url: String) {
+    let (store, _feed) = open(&url).await;
+    let a = store.secret("identity").await.expect("secret");
+    assert_eq!(a.len(), chatroom_store::SECRET_BYTES);
+    assert_ne!(a, vec![0; a.len()]);
+    assert_eq!(store.secret("identity").await.expect("secret"), a);
+    let b = store.secret("other").await.expect("secret");
+    assert_eq!(b.len(), chatroom_store::SECRET_BYTES);
+    assert_ne!(a, b);
+    // Concurrent first calls agree.
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.secret("raced").await })
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    for r in racers {
+        seen.insert(r.await.expect("task").expect("secret"));
+    }
+    assert_eq!(seen.len(), 1);
+    store.close().await;
+}
+
 // ---------------------------------------------------------------- SQLite file
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reopen_keeps_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("secret.db").display());
+    let (store, _feed) = open(&url).await;
+    let first = store.secret("identity").await.expect("secret");
+    store.close().await;
+    drop(store);
+    let (store, _feed) = open(&url).await;
+    assert_eq!(store.secret("identity").await.expect("secret"), first);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_stores_share_a_secret() {
+    let Some(schema) = PgSchema::new().await else {
+        return;
+    };
+    let url = schema.store_url(&pg_base_url());
+    let (one, _f1) = open(&url).await;
+    let (two, _f2) = open(&url).await;
+    let (a, b) = tokio::join!(one.secret("identity"), two.secret("identity"));
+    assert_eq!(a.expect("secret"), b.expect("secret"));
+    one.close().await;
+    two.close().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_reopen_keeps_messages_and_ids_keep_increasing() {

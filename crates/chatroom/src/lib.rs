@@ -9,6 +9,7 @@
 //! - [`app`]: shared state handed to every handler.
 //! - [`http`]: page, assets, our browser client, `/healthz`.
 //! - [`socket`]: the handshake and one file per wire event; [`socket::deliver`] emits messages.
+//! - [`identity`]: signed identity tokens, so a user keeps its id across reconnects.
 //! - [`net`]: the network edge — accept, timeouts, connection limits, client address.
 //! - [`refusal`]: rate-limited logging of every refused input.
 //! - [`protocol`]: event names and payload shapes (docs/PROTOCOL.md).
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod net;
+pub mod identity;
 pub mod protocol;
 pub mod refusal;
 pub mod shutdown;

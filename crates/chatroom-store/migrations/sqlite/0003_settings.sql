@@ -1,0 +1,6 @@
+-- Server-wide values that must outlive a restart, such as the identity-token secret. Written
+-- once with insert-if-absent, so every process sharing the database reads the same value.
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL
+);
