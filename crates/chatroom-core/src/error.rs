@@ -45,6 +45,9 @@ pub enum ChatError {
         /// The limit.
         max: u32,
     },
+    /// The identity token was not issued by this server (or was altered).
+    #[error("identity token not recognised; connect without it to get a new identity")]
+    InvalidIdentity,
     /// The client's address already holds as many connections as it may.
     #[error("too many connections from this address")]
     TooManyConnections,
@@ -65,6 +68,7 @@ impl ChatError {
             ChatError::Unavailable => "unavailable",
             ChatError::TooManyRooms { .. } => "too_many_rooms",
             ChatError::TooManyConnections => "too_many_connections",
+            ChatError::InvalidIdentity => "invalid_identity",
         }
     }
 
@@ -96,6 +100,7 @@ mod tests {
             ChatError::Unavailable,
             ChatError::TooManyRooms { max: 1 },
             ChatError::TooManyConnections,
+            ChatError::InvalidIdentity,
         ];
         let codes: HashSet<_> = all.iter().map(ChatError::code).collect();
         assert_eq!(codes.len(), all.len());

@@ -3,7 +3,8 @@
 
 use crate::config::Config;
 use crate::http::page::Page;
-use chatroom_core::{Presence, RoomName};
+use crate::identity::IdentityKeys;
+use chatroom_core::{NameRegistry, Presence, RoomName};
 use chatroom_store::Store;
 use socketioxide::socket::Sid;
 use std::collections::{BTreeSet, HashMap};
@@ -24,6 +25,10 @@ pub struct Shared {
     /// The rendered chat page.
     pub page: Page,
     presence: Mutex<Presence<Sid>>,
+    /// Who holds which name (one user per name, any number of its connections).
+    names: Mutex<NameRegistry<Sid>>,
+    /// Signs and checks identity tokens.
+    pub identity: IdentityKeys,
     /// Crowded rooms whose member count changed since the last count was sent.
     crowd_changes: Mutex<BTreeSet<RoomName>>,
     /// Socket.IO connections per client address (see `socket::session::AddressSlot`).
@@ -50,12 +55,14 @@ impl Stats {
 
 impl App {
     /// Wraps the parts into one handle.
-    pub fn new(config: Config, store: Store, page: Page) -> Self {
+    pub fn new(config: Config, store: Store, page: Page, identity: IdentityKeys) -> Self {
         Self(Arc::new(Shared {
             config,
             store,
             page,
             presence: Mutex::new(Presence::default()),
+            names: Mutex::new(NameRegistry::new()),
+            identity,
             crowd_changes: Mutex::new(BTreeSet::new()),
             per_address: Mutex::new(HashMap::new()),
             stats: Stats::default(),
@@ -69,6 +76,11 @@ impl App {
             .presence
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Name holders. Held only for short, non-async sections.
+    pub fn names(&self) -> MutexGuard<'_, NameRegistry<Sid>> {
+        lock(&self.0.names)
     }
 
     /// Notes that crowded `room` changed size; its count goes out with the next sweep.

@@ -19,8 +19,8 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod http;
-pub mod net;
 pub mod identity;
+pub mod net;
 pub mod protocol;
 pub mod refusal;
 pub mod shutdown;
@@ -32,6 +32,7 @@ use chatroom_core::Message;
 use chatroom_store::{Store, StoreError};
 use config::Config;
 use http::page::{Page, PageError};
+use identity::IdentityKeys;
 use socketioxide::SocketIo;
 use std::future::Future;
 use std::sync::Arc;
@@ -41,6 +42,9 @@ use tokio::sync::mpsc::Receiver;
 
 /// How long clients get to close after a shutdown signal before the process exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Name of the store secret that signs identity tokens.
+const IDENTITY_SECRET: &str = "identity";
 
 /// Per-connection WebSocket read buffer; see `Server::serve`.
 const WS_READ_BUFFER_BYTES: usize = 1024;
@@ -87,8 +91,9 @@ impl Server {
     pub async fn build(config: Config) -> Result<Self, ServerError> {
         let page = Page::render(&config.title, config.views.as_deref())?;
         let (store, feed) = Store::open(&config.db).await?;
+        let identity = IdentityKeys::new(&store.secret(IDENTITY_SECRET).await?);
         Ok(Self {
-            app: App::new(config, store, page),
+            app: App::new(config, store, page, identity),
             feed,
         })
     }

@@ -106,6 +106,11 @@ pub struct RenameReq {
 pub struct Welcome<'a> {
     /// The client's name (generated for seed clients).
     pub name: &'a str,
+    /// The client's stable user id (the same after a reconnect with `identity`).
+    pub user_id: &'a str,
+    /// Token to send back as `auth.identity` on reconnect to stay the same user (v1 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
     /// Rooms it is in.
     pub rooms: Vec<&'a str>,
 }

@@ -14,12 +14,15 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A raw Engine.IO WebSocket past its open packet.
 async fn raw_ws(addr: SocketAddr) -> Ws {
     let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws connect");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ws connect");
     ws.next().await.expect("open packet").expect("frame");
     ws
 }
@@ -251,4 +254,82 @@ async fn r7_malformed_auth_is_refused_not_made_a_guest() {
     let mut ws = raw_ws(server.addr).await;
     ws.send(Message::text("40")).await.unwrap();
     assert!(next_text(&mut ws).await.starts_with("40"));
+}
+
+async fn refused_with(server: &TestServer, auth: Value) -> String {
+    match chatroom_bench::Client::connect(&server.url(), Some(auth.clone())).await {
+        Err(chatroom_bench::ClientError::ConnectRefused(payload)) => {
+            payload["message"].as_str().unwrap_or_default().to_owned()
+        }
+        other => panic!("{auth}: expected refusal, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test]
+async fn r7_a_name_is_held_by_one_user_at_a_time() {
+    let server = TestServer::memory().await;
+    let alice = server.named("Alice").await;
+    // Same name after NFKC and case folding: fullwidth, upper case.
+    for taken in ["alice", "ALICE", "Ａｌｉｃｅ", " alice "] {
+        assert_eq!(
+            refused_with(&server, json!({"name": taken})).await,
+            "name_taken",
+            "{taken}"
+        );
+    }
+    // Invisible and bidirectional-control characters are refused outright.
+    for invisible in ["Ali\u{200b}ce", "\u{202e}ecilA", "bob\u{2066}", "\u{3164}"] {
+        assert_eq!(
+            refused_with(&server, json!({"name": invisible})).await,
+            "invalid_name",
+            "{invisible:?}"
+        );
+    }
+    let bob = server.named("bob").await;
+    fails(&bob, "rename", json!({"name": "ALICE"}), "name_taken").await;
+    // A seed client cannot rename itself to someone's name and post as them either.
+    let seed = server.seed().await;
+    fails(&seed, "rename", json!({"name": "alice"}), "name_taken").await;
+    // The name is free again once its holder is gone.
+    alice.close().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ok(&bob, "rename", json!({"name": "alice"})).await;
+}
+
+#[tokio::test]
+async fn r7_the_same_user_reconnecting_gets_its_name_back_at_once() {
+    let server = TestServer::memory().await;
+    let first = chatroom_bench::Client::connect(&server.url(), Some(json!({"name": "carol"})))
+        .await
+        .unwrap();
+    let welcome = first.next_event_named("welcome").await.unwrap()[0].clone();
+    let user_id = welcome["user_id"].as_str().unwrap().to_owned();
+    let identity = welcome["identity"].as_str().unwrap().to_owned();
+    assert_eq!(user_id.len(), 32);
+    // The old connection is still open (as if its TCP had not timed out yet): the same
+    // identity may hold the name on a new one, another user may not.
+    let again = chatroom_bench::Client::connect(
+        &server.url(),
+        Some(json!({"name": "carol", "identity": identity})),
+    )
+    .await
+    .expect("same user reconnects");
+    let welcome = again.next_event_named("welcome").await.unwrap()[0].clone();
+    assert_eq!(welcome["user_id"], user_id.as_str());
+    assert_eq!(refused_with(&server, json!({"name": "carol"})).await, "name_taken");
+    // Messages carry the user id.
+    let sent = ok(&again, "send", json!({"room": "lobby", "text": "hello"})).await;
+    assert_eq!(sent["message"]["uid"], user_id.as_str());
+    // A forged or altered token is refused.
+    let mut forged = identity.clone();
+    forged.replace_range(3..4, if &identity[3..4] == "a" { "b" } else { "a" });
+    assert_eq!(
+        refused_with(&server, json!({"name": "dave", "identity": forged})).await,
+        "invalid_identity"
+    );
+    assert_eq!(
+        refused_with(&server, json!({"name": "dave", "identity": "v1.x"})).await,
+        "invalid_identity"
+    );
+    drop(first);
 }

@@ -1,8 +1,11 @@
 //! The handshake: the `auth` object decides who a client is. No auth, or no `name` in it, makes
-//! a seed client with a guest name; a valid `name` makes a v1 client. Anything else is refused
+//! a seed client with a guest name; a valid `name` makes a v1 client. `identity`, the token a
+//! previous `welcome` handed out, keeps the client the same user (same user id, its name back
+//! at once even while its old connection is still timing out). Anything else is refused
 //! with a `connect_error` whose message is the code: `bad_request` (auth that is not a JSON
 //! object — malformed, nested past the parser's depth limit, or another type), `invalid_name`,
-//! `too_many_connections` (the client's address is at `--max-connections-per-ip`).
+//! `invalid_identity` (a token this server did not sign), `name_taken` (another user holds
+//! the name), `too_many_connections` (the client's address is at `--max-connections-per-ip`).
 //! Every refusal is logged. On success the connection's [`Session`] and its ordered job queue
 //! ([`crate::socket::inbox`]) are put in place before the client can send anything.
 
@@ -10,8 +13,8 @@ use crate::app::App;
 use crate::net::ClientAddr;
 use crate::socket::PendingOutbox;
 use crate::socket::inbox;
-use crate::socket::session::{AddressSlot, Session};
-use chatroom_core::{ChatError, UserName};
+use crate::socket::session::{AddressSlot, Identity, Session};
+use chatroom_core::{ChatError, UserId, UserName};
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{SocketRef, State, TryData};
 use socketioxide::handler::{FromConnectParts, Value};
@@ -43,8 +46,8 @@ impl FromConnectParts<LocalAdapter> for RawAuth {
 pub enum Claim {
     /// Seed protocol: no name given.
     Seed,
-    /// Protocol v1 under this name.
-    Named(UserName),
+    /// Protocol v1 under this name, with the identity token it was given before, if any.
+    Named(UserName, Option<String>),
 }
 
 /// Reads the auth object. Pure, so the rules are unit-tested and fuzzed without a socket.
@@ -59,10 +62,77 @@ pub fn parse_auth(auth: Option<Result<serde_json::Value, String>>) -> Result<Cla
         serde_json::Value::Object(fields) => fields,
         _ => return Err(ChatError::BadRequest("auth must be an object".into())),
     };
+    let identity = match fields.get("identity") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(token)) => Some(token.clone()),
+        Some(_) => return Err(ChatError::BadRequest("identity must be a string".into())),
+    };
     match fields.get("name") {
         None | Some(serde_json::Value::Null) => Ok(Claim::Seed),
-        Some(serde_json::Value::String(raw)) => UserName::new(raw).map(Claim::Named),
+        Some(serde_json::Value::String(raw)) => {
+            UserName::new(raw).map(|name| Claim::Named(name, identity))
+        }
         Some(_) => Err(ChatError::InvalidName),
+    }
+}
+
+/// Guest names tried before a seed client is refused (65,536 exist; a crowd this size is
+/// stopped by the per-address limit long before).
+const GUEST_TRIES: usize = 32;
+
+/// A fresh random user id.
+fn new_user_id() -> Result<UserId, ChatError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|error| {
+        tracing::error!(%error, "no randomness for a user id");
+        ChatError::Unavailable
+    })?;
+    Ok(UserId::random(bytes))
+}
+
+/// Establishes who the client is and claims its name.
+fn identify(
+    app: &App,
+    socket: &SocketRef,
+    claim: Claim,
+    client: Option<ClientAddr>,
+) -> Result<Identity, ChatError> {
+    let sid = socket.id;
+    match claim {
+        Claim::Named(name, token) => {
+            let user_id = match token {
+                Some(token) => app
+                    .identity
+                    .verify(&token)
+                    .map_err(|_| ChatError::InvalidIdentity)?,
+                None => new_user_id()?,
+            };
+            app.names().claim(&name, &user_id, sid)?;
+            Ok(Identity {
+                sid,
+                user_id,
+                name,
+                seed: false,
+                client,
+            })
+        }
+        Claim::Seed => {
+            let user_id = new_user_id()?;
+            let mut names = app.names();
+            for _ in 0..GUEST_TRIES {
+                let name = UserName::guest(fastrand::u16(..));
+                if names.claim(&name, &user_id, sid).is_ok() {
+                    return Ok(Identity {
+                        sid,
+                        user_id,
+                        name,
+                        seed: true,
+                        client,
+                    });
+                }
+            }
+            Err(ChatError::NameTaken)
+        }
     }
 }
 
@@ -86,10 +156,8 @@ pub async fn authenticate(
         .map(|client| AddressSlot::take(&app, client))
         .transpose()
         .map_err(refuse)?;
-    let session = match claim {
-        Claim::Seed => Session::new(UserName::guest(fastrand::u16(..)), true, &app, client, slot),
-        Claim::Named(name) => Session::new(name, false, &app, client, slot),
-    };
+    let who = identify(&app, &socket, claim, client).map_err(refuse)?;
+    let session = Session::new(&app, who, slot);
     let (inbox, outbox) = inbox::channel();
     socket.extensions.insert(session);
     socket.extensions.insert(inbox.clone());
@@ -114,12 +182,20 @@ mod tests {
         assert_eq!(parse_auth(Some(Ok(json!({"name": null})))), Ok(Claim::Seed));
         assert!(matches!(
             parse_auth(Some(Ok(json!({"name": "ann"})))),
-            Ok(Claim::Named(n)) if n.as_str() == "ann"
+            Ok(Claim::Named(n, None)) if n.as_str() == "ann"
         ));
         assert_eq!(
             parse_auth(Some(Ok(json!({"name": 5})))),
             Err(ChatError::InvalidName)
         );
+        assert!(matches!(
+            parse_auth(Some(Ok(json!({"name": "ann", "identity": "v1.x.y"})))),
+            Ok(Claim::Named(_, Some(t))) if t == "v1.x.y"
+        ));
+        assert!(matches!(
+            parse_auth(Some(Ok(json!({"name": "ann", "identity": 7})))),
+            Err(ChatError::BadRequest(_))
+        ));
         for bad in [json!("ann"), json!([1]), json!(3), json!(true)] {
             assert!(matches!(
                 parse_auth(Some(Ok(bad))),

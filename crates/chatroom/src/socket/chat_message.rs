@@ -39,7 +39,8 @@ async fn queue_seed_message(
     {
         return Err(ChatError::NotInRoom);
     }
-    let message = NewMessage::seed(cx.session.name(), text, crate::clock::now_ms())?;
+    let message = NewMessage::seed(cx.session.name(), text, crate::clock::now_ms())?
+        .by(cx.session.user_id.clone());
     cx.session.check_rate(Metered::Message)?;
     send::queue(cx, message).await
 }

@@ -95,6 +95,8 @@ pub async fn connect(cx: &Connection) {
     }
     let welcome = Welcome {
         name: name.as_str(),
+        user_id: session.user_id.as_str(),
+        identity: (!session.seed).then(|| app.identity.issue(&session.user_id)),
         rooms: vec![LOBBY],
     };
     if let Err(error) = socket.emit(out::WELCOME, &welcome) {
@@ -108,6 +110,7 @@ pub async fn connect(cx: &Connection) {
 
 /// The connection's last job: out of every room, with the others told.
 pub async fn disconnect(cx: &Connection, reason: Option<DisconnectReason>) {
+    cx.session.release_name();
     let rooms = cx.app.presence().leave_all(&cx.socket.id);
     for room in &rooms {
         leave::left(cx, room).await;

@@ -17,7 +17,7 @@ async fn rename(cx: &Connection, data: Option<serde_json::Value>) -> Result<Rena
         return Err(ChatError::InvalidName);
     };
     let name = UserName::new(&raw)?;
-    let old = cx.session.rename(name.clone());
+    let old = cx.session.rename(name.clone())?;
     let rooms = cx.app.presence().rename(&cx.socket.id, &name);
     for room in &rooms {
         announce::rename(cx, room, &name, &old).await;

@@ -48,7 +48,8 @@ async fn queue_send(
         cid,
         &Limits::default(),
         crate::clock::now_ms(),
-    )?;
+    )?
+    .by(cx.session.user_id.clone());
     cx.session.check_rate(Metered::Message)?;
     queue(cx, message).await
 }

@@ -6,9 +6,10 @@ use crate::app::App;
 use crate::config::RateLimit;
 use crate::config::limits::Limits;
 use crate::net::ClientAddr;
-use chatroom_core::{ChatError, RoomName, UserName};
+use chatroom_core::{ChatError, RoomName, UserId, UserName};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use socketioxide::socket::Sid;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -99,8 +100,26 @@ impl Drop for AddressSlot {
     }
 }
 
+/// Who a new session belongs to, as the handshake established it.
+pub struct Identity {
+    /// The connection.
+    pub sid: Sid,
+    /// Its stable user id.
+    pub user_id: UserId,
+    /// Its name, already claimed for `user_id` in the name registry.
+    pub name: UserName,
+    /// Seed protocol (no name given).
+    pub seed: bool,
+    /// Its address, if known.
+    pub client: Option<ClientAddr>,
+}
+
 /// One connected client.
 pub struct Session {
+    app: App,
+    sid: Sid,
+    /// Stable user id: from its identity token, or new.
+    pub user_id: UserId,
     name: RwLock<UserName>,
     /// Connected without a name: receives lobby messages as seed `chat message` strings.
     pub seed: bool,
@@ -119,18 +138,16 @@ pub struct Session {
 pub type SessionRef = Arc<Session>;
 
 impl Session {
-    /// A new session for `name` with the server's limits.
-    pub fn new(
-        name: UserName,
-        seed: bool,
-        app: &App,
-        client: Option<ClientAddr>,
-        slot: Option<AddressSlot>,
-    ) -> SessionRef {
+    /// A new session for `who` with the server's limits; its name is given back to the
+    /// registry when the session ends, however it ends.
+    pub fn new(app: &App, who: Identity, slot: Option<AddressSlot>) -> SessionRef {
         Arc::new(Self {
-            name: RwLock::new(name),
-            seed,
-            client,
+            app: app.clone(),
+            sid: who.sid,
+            user_id: who.user_id,
+            name: RwLock::new(who.name),
+            seed: who.seed,
+            client: who.client,
             buckets: Buckets::new(app.config.rate_limit, &app.config.limits),
             typing: Mutex::new(HashMap::new()),
             typing_generations: AtomicU64::new(0),
@@ -144,10 +161,20 @@ impl Session {
         self.name.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Replaces the name, returning the old one.
-    pub fn rename(&self, new: UserName) -> UserName {
+    /// Takes `new` in the name registry and gives the old name up; returns the old name, or
+    /// `NameTaken` (nothing changed) if another user holds `new`.
+    pub fn rename(&self, new: UserName) -> Result<UserName, ChatError> {
         let mut slot = self.name.write().unwrap_or_else(|p| p.into_inner());
-        std::mem::replace(&mut *slot, new)
+        self.app
+            .names()
+            .rename(&slot, &new, &self.user_id, self.sid)?;
+        Ok(std::mem::replace(&mut *slot, new))
+    }
+
+    /// Gives the name back to the registry (disconnect; also done on drop).
+    pub fn release_name(&self) {
+        let name = self.name.read().unwrap_or_else(|p| p.into_inner());
+        self.app.names().release(&name, &self.sid);
     }
 
     /// Takes one token from the `kind` bucket, or says when to retry.
@@ -191,5 +218,11 @@ impl Session {
             }
             (None, _) => false,
         }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.release_name();
     }
 }
