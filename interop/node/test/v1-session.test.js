@@ -113,8 +113,8 @@ for (const kind of storeKinds()) {
         assert.deepEqual(j3.members, ['alice', 'bob', 'carol']);
         const pj = await pa.find((p) => p.room === r && p.name === 'bob');
         assert.deepEqual(pj, { ...pj, room: r, name: 'bob', action: 'join' });
-        // A second connection with an existing name: members stay distinct.
-        const bob2 = await v1('bob');
+        // A second connection of the same user (its identity token): members stay distinct.
+        const bob2 = await v1('bob', { auth: { name: 'bob', identity: bob.welcomeData.identity } });
         const j4 = await call(bob2, 'join', { room: r });
         assert.deepEqual(j4.members, ['alice', 'bob', 'carol']);
       });
@@ -219,7 +219,7 @@ for (const kind of storeKinds()) {
         const r1 = `zz-${rand(6)}`;
         const r2 = `zy-${rand(6)}`;
         const a = await v1('alice');
-        const a2 = await v1('alice');
+        const a2 = await v1('alice', { auth: { name: 'alice', identity: a.welcomeData.identity } });
         const b = await v1('bob');
         for (const s of [a, a2, b]) assertOk(await call(s, 'join', { room: r1 }));
         assertOk(await call(b, 'join', { room: r2 }));
