@@ -21,7 +21,7 @@
   var TYPING_SHOW_MS = 6500;    // drop someone's indicator if no update arrives
   var ROOMS_POLL_MS = 10000;
   var ACK_TIMEOUT_MS = 15000;   // re-send (same cid) if a send is not acknowledged in time
-  var STORE = { name: 'chatroom.name', rooms: 'chatroom.rooms', current: 'chatroom.current' };
+  var STORE = { name: 'chatroom.name', rooms: 'chatroom.rooms', current: 'chatroom.current', identity: 'chatroom.identity' };
 
   // ---------- small helpers ----------
 
@@ -470,6 +470,8 @@
   function renderMembers() {
     var room = state.rooms.get(state.current);
     var names = room ? Array.from(room.members).sort(function (a, b) { return a.localeCompare(b); }) : [];
+    // a crowded room lists only some names; the server's count is the whole room
+    var total = room && typeof room.count === 'number' && room.count > names.length ? room.count : names.length;
     var frag = document.createDocumentFragment();
     names.forEach(function (name) {
       var li = el('li', 'member');
@@ -480,9 +482,10 @@
       else if (room.typing.has(name)) li.appendChild(el('span', 'typing-dot', 'typing…'));
       frag.appendChild(li);
     });
+    if (total > names.length) frag.appendChild(el('li', 'member member-more', 'and ' + (total - names.length) + ' more'));
     dom.memberList.replaceChildren(frag);
-    dom.memberCount.textContent = names.length ? '· ' + names.length : '';
-    dom.roomSub.textContent = names.length === 1 ? '1 member' : names.length + ' members';
+    dom.memberCount.textContent = total ? '· ' + total : '';
+    dom.roomSub.textContent = total === 1 ? '1 member' : total + ' members';
   }
 
   function renderTyping() {
@@ -558,6 +561,7 @@
       }
       var first = !room.joined;
       room.joined = true;
+      room.count = typeof ack.count === 'number' ? ack.count : undefined;
       if (Array.isArray(ack.members)) {
         room.members = new Set(ack.members.filter(function (n) { return typeof n === 'string'; }));
       }
@@ -807,8 +811,18 @@
   // ---------- presence ----------
 
   function onPresence(ev) {
-    if (!ev || typeof ev.room !== 'string' || typeof ev.name !== 'string') return;
+    if (!ev || typeof ev.room !== 'string') return;
     var room = state.rooms.get(ev.room);
+    if (ev.action === 'count') {
+      // a crowded room: its size instead of each join and leave
+      if (room && typeof ev.count === 'number') {
+        room.count = ev.count;
+        if (ev.room === state.current) renderMembers();
+      }
+      scheduleRoomsRefresh();
+      return;
+    }
+    if (typeof ev.name !== 'string') return;
     if (room) {
       if (ev.action === 'join') {
         room.members.add(ev.name);
@@ -840,7 +854,7 @@
       return;
     }
     setStatus('connecting', 'Connecting…');
-    var socket = window.io({ auth: { name: state.name } });
+    var socket = window.io({ auth: authFor(state.name) });
     state.socket = socket;
     socket.on('connect', onConnect);
     socket.on('disconnect', onDisconnect);
@@ -903,8 +917,18 @@
     var msg = err && err.message;
     if (msg === 'invalid_name') {
       setStatus('offline', 'Choose a name');
-      openNameDialog('invalid', 'That name was not accepted. Use 1–32 characters, no control characters.');
+      openNameDialog('invalid', 'That name was not accepted. Use 1–32 characters, no control or invisible characters.');
       return;
+    }
+    if (msg === 'name_taken') {
+      setStatus('offline', 'Choose a name');
+      openNameDialog('invalid', 'Someone else is using that name right now. Please choose another.');
+      return;
+    }
+    if (msg === 'invalid_identity') {
+      // a token this server does not know (its data was reset): start as a new user
+      storageSet(STORE.identity, null);
+      if (state.socket) state.socket.auth = authFor(state.name);
     }
     setStatus('reconnecting', state.everConnected ? 'Reconnecting…' : 'Connecting…');
     var socket = state.socket;
@@ -914,11 +938,20 @@
     }
   }
 
+  /** The handshake auth: the name, and the identity token that keeps us the same user. */
+  function authFor(name) {
+    var auth = { name: name };
+    var identity = storageGet(STORE.identity);
+    if (identity) auth.identity = identity;
+    return auth;
+  }
+
   function onWelcome(ev) {
+    if (ev && typeof ev.identity === 'string') storageSet(STORE.identity, ev.identity);
     if (ev && typeof ev.name === 'string') {
       state.name = ev.name;
       storageSet(STORE.name, ev.name);
-      if (state.socket) state.socket.auth = { name: ev.name };
+      if (state.socket) state.socket.auth = authFor(ev.name);
       renderHeader();
       renderMembers();
     }
@@ -979,7 +1012,7 @@
         if (ack && ack.ok) {
           state.name = typeof ack.name === 'string' ? ack.name : v.name;
           storageSet(STORE.name, state.name);
-          state.socket.auth = { name: state.name };
+          state.socket.auth = authFor(state.name);
           closeNameDialog();
           renderAll();
         } else {
@@ -996,7 +1029,7 @@
     if (!state.socket) {
       connect();
     } else {
-      state.socket.auth = { name: v.name };
+      state.socket.auth = authFor(v.name);
       setStatus('connecting', 'Connecting…');
       state.socket.connect();
     }
