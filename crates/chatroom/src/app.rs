@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::http::page::Page;
+use crate::net::listener::Connections;
 use chatroom_core::Presence;
 use chatroom_store::Store;
 use socketioxide::socket::Sid;
@@ -24,6 +25,8 @@ pub struct Shared {
     presence: Mutex<Presence<Sid>>,
     /// Operational counters for /healthz.
     pub stats: Stats,
+    /// Open TCP connections, counted at accept against `--max-connections` and per address.
+    pub connections: Connections,
 }
 
 /// Counters an operator wants to see.
@@ -46,6 +49,7 @@ impl App {
     /// Wraps the parts into one handle.
     pub fn new(config: Config, store: Store, page: Page) -> Self {
         Self(Arc::new(Shared {
+            connections: Connections::from_config(&config),
             config,
             store,
             page,

@@ -82,10 +82,18 @@ pub struct Cli {
     #[arg(long, env = "CHATROOM_MAX_CONNECTIONS_PER_IP", value_name = "N|off")]
     pub max_connections_per_ip: Option<CountSetting>,
     /// New sessions (handshakes) per client address, RATE/BURST per second, or `off` [default: 20/500]
-    #[arg(long, env = "CHATROOM_HANDSHAKES_PER_IP", value_name = "RATE/BURST|off")]
+    #[arg(
+        long,
+        env = "CHATROOM_HANDSHAKES_PER_IP",
+        value_name = "RATE/BURST|off"
+    )]
     pub handshakes_per_ip: Option<RateLimitSetting>,
     /// Engine.IO sessions one keep-alive HTTP connection may open, or `off` [default: 16]
-    #[arg(long, env = "CHATROOM_SESSIONS_PER_HTTP_CONNECTION", value_name = "N|off")]
+    #[arg(
+        long,
+        env = "CHATROOM_SESSIONS_PER_HTTP_CONNECTION",
+        value_name = "N|off"
+    )]
     pub sessions_per_http_connection: Option<CountSetting>,
     /// Rooms one connection may be in at once, the lobby included, or `off` [default: 100]
     #[arg(long, env = "CHATROOM_MAX_ROOMS", value_name = "N|off")]
@@ -289,7 +297,10 @@ impl Config {
                 "max_connections_per_ip",
                 file.max_connections_per_ip.as_deref(),
             )?,
-            handshakes_per_ip: rate_setting("handshakes_per_ip", file.handshakes_per_ip.as_deref())?,
+            handshakes_per_ip: rate_setting(
+                "handshakes_per_ip",
+                file.handshakes_per_ip.as_deref(),
+            )?,
             sessions_per_http_connection: rate_or_count(
                 "sessions_per_http_connection",
                 file.sessions_per_http_connection.as_deref(),
@@ -322,7 +333,10 @@ impl Config {
                 .unwrap_or(DEFAULT_PRESENCE_CROWD),
             header_read_timeout: cli
                 .header_read_timeout
-                .or(duration("header_read_timeout", file.header_read_timeout.as_deref())?)
+                .or(duration(
+                    "header_read_timeout",
+                    file.header_read_timeout.as_deref(),
+                )?)
                 .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT),
             idle_timeout: cli
                 .idle_timeout
@@ -330,7 +344,10 @@ impl Config {
                 .unwrap_or(DEFAULT_IDLE_TIMEOUT),
             connect_timeout: cli
                 .connect_timeout
-                .or(duration("connect_timeout", file.connect_timeout.as_deref())?)
+                .or(duration(
+                    "connect_timeout",
+                    file.connect_timeout.as_deref(),
+                )?)
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             trust_proxy: match cli.trust_proxy {
                 Some(proxies) => proxies,
@@ -339,12 +356,10 @@ impl Config {
             },
             allowed_origins: match cli.allowed_origins {
                 Some(origins) => origins,
-                None => {
-                    file_value("allowed_origins", file.allowed_origins.as_deref(), |s| {
-                        s.parse()
-                    })?
-                    .unwrap_or_default()
-                }
+                None => file_value("allowed_origins", file.allowed_origins.as_deref(), |s| {
+                    s.parse()
+                })?
+                .unwrap_or_default(),
             },
             log_format: match cli.log_format {
                 Some(format) => format,
@@ -403,6 +418,14 @@ impl Config {
                 setting: "--max-connections",
                 message: "must be at least 1".into(),
             });
+        }
+        if let Some(max) = self.max_connections {
+            crate::net::listener::check_max_connections(max).map_err(|message| {
+                ConfigError::Invalid {
+                    setting: "--max-connections",
+                    message,
+                }
+            })?;
         }
         if self.presence_crowd == 0 {
             return Err(ConfigError::Invalid {
