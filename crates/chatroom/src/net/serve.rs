@@ -70,6 +70,9 @@ pub async fn run(
     tokio::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {
+            // `stop` first: it must be polled (a signal handler installed) even while
+            // connections keep arriving.
+            biased;
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
