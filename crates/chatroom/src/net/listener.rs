@@ -37,7 +37,9 @@ pub fn fd_limit() -> Option<u64> {
 
 /// The default total connection cap for an open-file limit: 90 % of it, less [`FD_RESERVE`].
 pub fn default_max_connections(fd_limit: u64) -> u32 {
-    let budget = (fd_limit.saturating_mul(9) / 10).saturating_sub(FD_RESERVE).max(1);
+    let budget = (fd_limit.saturating_mul(9) / 10)
+        .saturating_sub(FD_RESERVE)
+        .max(1);
     u32::try_from(budget).unwrap_or(u32::MAX)
 }
 
