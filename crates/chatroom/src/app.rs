@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::http::page::Page;
 use crate::identity::IdentityKeys;
 use chatroom_core::{NameRegistry, Presence, RoomName};
+use crate::net::listener::Connections;
 use chatroom_store::Store;
 use socketioxide::socket::Sid;
 use std::collections::{BTreeSet, HashMap};
@@ -35,6 +36,8 @@ pub struct Shared {
     per_address: Mutex<HashMap<IpAddr, u32>>,
     /// Operational counters for /healthz.
     pub stats: Stats,
+    /// Open TCP connections, counted at accept against `--max-connections` and per address.
+    pub connections: Connections,
 }
 
 /// Counters an operator wants to see.
@@ -57,6 +60,7 @@ impl App {
     /// Wraps the parts into one handle.
     pub fn new(config: Config, store: Store, page: Page, identity: IdentityKeys) -> Self {
         Self(Arc::new(Shared {
+            connections: Connections::from_config(&config),
             config,
             store,
             page,

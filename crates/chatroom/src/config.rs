@@ -419,6 +419,14 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
+        if let Some(max) = self.max_connections {
+            crate::net::listener::check_max_connections(max).map_err(|message| {
+                ConfigError::Invalid {
+                    setting: "--max-connections",
+                    message,
+                }
+            })?;
+        }
         if self.presence_crowd == 0 {
             return Err(ConfigError::Invalid {
                 setting: "--presence-crowd",

@@ -11,6 +11,7 @@
 //! - [`socket`]: the handshake and one file per wire event; [`socket::deliver`] emits messages.
 //! - [`identity`]: signed identity tokens, so a user keeps its id across reconnects.
 //! - [`net`]: the network edge — accept, timeouts, connection limits, client address.
+//! - [`logging`]: tracing setup (text without colours off a terminal, or JSON lines).
 //! - [`refusal`]: rate-limited logging of every refused input.
 //! - [`protocol`]: event names and payload shapes (docs/PROTOCOL.md).
 //! - [`shutdown`]: SIGINT/SIGTERM and the drain order.
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod identity;
+pub mod logging;
 pub mod net;
 pub mod protocol;
 pub mod refusal;
@@ -27,7 +29,6 @@ pub mod shutdown;
 pub mod socket;
 
 use app::App;
-use axum::serve::ListenerExt;
 use chatroom_core::Message;
 use chatroom_store::{Store, StoreError};
 use config::Config;
@@ -116,33 +117,35 @@ impl Server {
             // Read chunk per WebSocket (default 4 KiB, allocated per connection): chat frames
             // are small, larger ones are simply read in several chunks.
             .ws_read_buffer_size(WS_READ_BUFFER_BYTES)
+            // An Engine.IO session that never sends the Socket.IO CONNECT is closed.
+            .connect_timeout(config.connect_timeout)
             .build_svc();
         socket::register(&io);
         let deliver = tokio::spawn(socket::deliver::run(io.clone(), app.clone(), feed));
         let crowd = tokio::spawn(socket::crowd::run(io.clone(), app.clone()));
-        let router = http::router(app.clone()).fallback_service(sio);
+        let guard = net::guard::Guard::new(config);
+        let router =
+            http::with_safety_headers(http::router(app.clone()).fallback_service(sio).layer(
+                axum::middleware::from_fn_with_state(guard, net::guard::guard),
+            ));
 
-        let stopping = Arc::new(tokio::sync::Notify::new());
-        let signal = {
-            let (io, stopping) = (io.clone(), stopping.clone());
-            async move {
-                shutdown.await;
-                tracing::info!("shutting down: closing clients");
-                stopping.notify_one();
-                io.close().await;
-            }
+        let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+        let stop = async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing clients");
+            let _ = stopping.send(true); // the grace timer below is listening
         };
-        // Small chat frames must leave at once: without TCP_NODELAY, Nagle's algorithm and
-        // the peer's delayed ACK hold a reply for ~40 ms (Node sets noDelay by default too).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(listener, router).with_graceful_shutdown(signal);
+        let served = net::serve::run(
+            listener,
+            router,
+            app.connections.clone(),
+            net::serve::EdgeSettings::from_config(config),
+            stop,
+            io.close(),
+        );
         tokio::select! {
-            result = served => result?,
-            () = async { stopping.notified().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+            () = served => {}
+            () = async { let _ = stopped.wait_for(|s| *s).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
                 tracing::warn!("clients did not close within {SHUTDOWN_GRACE:?}; exiting anyway");
             }
         }

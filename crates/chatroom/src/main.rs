@@ -26,13 +26,7 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(&e, 2),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,socketioxide=warn,engineioxide=warn,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    chatroom::logging::init(config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start runtime: {e}"), 1),

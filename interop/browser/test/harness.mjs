@@ -31,6 +31,7 @@ export function serverBinary() {
 /**
  * Starts `chatroom` on 127.0.0.1 with `--port 0`, a fresh SQLite db in a temp dir and `--rate-limit off`.
  * `opts.seedViews`: serve interop/browser/fixtures/seed-index.html as the page (via `--views`).
+ * `opts.args`: more flags (e.g. `['--allowed-origins', origin]`).
  * Resolves to { url, stop(), logs() }.
  */
 export async function startServer(opts = {}) {
@@ -45,6 +46,7 @@ export async function startServer(opts = {}) {
     args.push('--views', views);
   }
   if (opts.title) args.push('--title', opts.title);
+  if (opts.args) args.push(...opts.args);
   const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' };
   delete env.CHATROOM_VIEWS;
   delete env.CHATROOM_TITLE;
@@ -106,6 +108,8 @@ export async function renderOurPage(title = '技术讨论区') {
  * WebSocket upgrades included, to `target` (the chatroom server). Lets a test show our page while the
  * server's `/` serves the seed page (`--views`). A document fulfilled by page.route would have no
  * address, and Chromium's Local Network Access checks then refuse its WebSocket to 127.0.0.1.
+ * Like a reverse proxy (nginx `proxy_set_header Host $host`) it keeps the browser's Host, so the
+ * server sees the page's Origin as its own origin.
  * Resolves to { url, close() }.
  */
 export async function startPageProxy(target, html, pagePath = '/') {
@@ -119,7 +123,7 @@ export async function startPageProxy(target, html, pagePath = '/') {
     }
     const up = http.request({
       host: t.hostname, port: t.port, method: req.method, path: req.url,
-      headers: { ...req.headers, host: t.host },
+      headers: req.headers,
     }, (r) => { res.writeHead(r.statusCode, r.headers); r.pipe(res); });
     up.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
     req.pipe(up);
@@ -130,7 +134,7 @@ export async function startPageProxy(target, html, pagePath = '/') {
       let raw = `${req.method} ${req.url} HTTP/1.1\r\n`;
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
         const k = req.rawHeaders[i];
-        raw += `${k}: ${k.toLowerCase() === 'host' ? t.host : req.rawHeaders[i + 1]}\r\n`;
+        raw += `${k}: ${req.rawHeaders[i + 1]}\r\n`;
       }
       up.write(raw + '\r\n');
       if (head.length) up.write(head);

@@ -19,6 +19,9 @@ pub async fn healthz(State(app): State<App>) -> impl IntoResponse {
         "store": if store_ok { "ok" } else { "unavailable" },
         "deliveries": app.stats.deliveries.load(Ordering::Relaxed),
         "slow_disconnects": app.stats.slow_disconnects.load(Ordering::Relaxed),
+        "connections": app.connections.open(),
+        "max_connections": app.connections.max(),
+        "refusals": crate::refusal::total(),
     }));
     let status = if store_ok {
         StatusCode::OK

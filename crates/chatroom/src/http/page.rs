@@ -2,12 +2,19 @@
 //! like the Express original's `res.render('index', {title})`. The built-in template is
 //! embedded; `--views DIR` swaps in an operator's `DIR/index.html`. Rendered once at start-up —
 //! the title cannot change while running — so a template error stops the start, not a request.
+//!
+//! The page's Content-Security-Policy allows no inline script; an operator template may still
+//! have inline `<script>` and `<style>` blocks (the seed page does): their SHA-256 hashes are
+//! added to that page's policy at render time, so exactly those blocks run and nothing
+//! injected does.
 
 use crate::app::App;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 use std::path::Path;
 
 const BUILT_IN: &str = include_str!("../../web/templates/index.html");
@@ -31,12 +38,16 @@ pub enum PageError {
         /// Why.
         source: minijinja::Error,
     },
+    /// The computed policy is not a valid header value (cannot happen: base64 and ASCII).
+    #[error("cannot build the page's Content-Security-Policy")]
+    Policy,
 }
 
 /// The rendered page; cloning the bytes per request is a reference-count bump, not a copy.
 #[derive(Debug, Clone)]
 pub struct Page {
     html: Bytes,
+    csp: HeaderValue,
 }
 
 impl Page {
@@ -66,9 +77,17 @@ impl Page {
             .get_template("index.html")
             .and_then(|t| t.render(minijinja::context! { title }))
             .map_err(render_error)?;
+        let csp = content_security_policy(&html);
+        let csp = HeaderValue::from_str(&csp).map_err(|_| PageError::Policy)?;
         Ok(Self {
             html: Bytes::from(html),
+            csp,
         })
+    }
+
+    /// The page's Content-Security-Policy: the default plus its inline blocks' hashes.
+    pub fn content_security_policy(&self) -> &HeaderValue {
+        &self.csp
     }
 
     /// The HTML.
@@ -80,9 +99,74 @@ impl Page {
 /// # GET /
 pub async fn index(State(app): State<App>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CONTENT_SECURITY_POLICY, app.page.csp.clone()),
+        ],
         app.page.html.clone(),
     )
+}
+
+/// [`crate::http::CONTENT_SECURITY_POLICY`] with `'sha256-…'` sources for each inline
+/// `<script>` (in `script-src`) and `<style>` block (in `style-src`) of `html`.
+fn content_security_policy(html: &str) -> String {
+    let hashes = |tag| {
+        inline_blocks(html, tag)
+            .map(|text| {
+                let digest = Sha256::digest(text.as_bytes());
+                let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
+                format!(" 'sha256-{b64}'")
+            })
+            .collect::<String>()
+    };
+    crate::http::CONTENT_SECURITY_POLICY
+        .replacen(
+            "script-src 'self'",
+            &format!("script-src 'self'{}", hashes("script")),
+            1,
+        )
+        .replacen(
+            "style-src 'self'",
+            &format!("style-src 'self'{}", hashes("style")),
+            1,
+        )
+}
+
+/// The text of each `<tag …>text</tag>` block of `html` without a `src` attribute.
+fn inline_blocks<'a>(html: &'a str, tag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    // ASCII lowercasing keeps byte offsets, so positions found in `lower` index `html`.
+    let lower = html.to_ascii_lowercase();
+    let open = format!("<{tag}");
+    let close = format!("</{tag}");
+    let mut blocks = Vec::new();
+    let mut at = 0;
+    while let Some(found) = lower[at..].find(&open) {
+        let start = at + found + open.len();
+        let Some(next) = lower[start..].chars().next() else {
+            break;
+        };
+        if !(next == '>' || next.is_ascii_whitespace()) {
+            at = start; // e.g. <scripts>
+            continue;
+        }
+        let Some(tag_end) = lower[start..].find('>').map(|i| start + i) else {
+            break;
+        };
+        let Some(body_end) = lower[tag_end..].find(&close).map(|i| tag_end + i) else {
+            break;
+        };
+        let has_src = lower[start..tag_end]
+            .split(|c: char| c.is_ascii_whitespace())
+            .any(|attr| attr.split('=').next() == Some("src"));
+        if !has_src {
+            blocks.push(&html[tag_end + 1..body_end]);
+        }
+        at = body_end;
+    }
+    blocks.into_iter()
 }
 
 #[cfg(test)]
@@ -98,6 +182,25 @@ mod tests {
             page.html(),
             "<h2>&lt;b&gt;技术&lt;&#x2f;b&gt;</h2>".as_bytes()
         );
+    }
+
+    #[test]
+    fn inline_blocks_are_hashed_into_the_policy() {
+        let built_in = Page::render("t", None).unwrap();
+        assert_eq!(
+            built_in.content_security_policy(),
+            crate::http::CONTENT_SECURITY_POLICY
+        );
+        let html = "<script src=\"/a.js\"></script><SCRIPT>alert(1)</SCRIPT>\
+                    <style>p{}</style><scripts>x</scripts>";
+        let csp = content_security_policy(html);
+        // sha256("alert(1)"), base64
+        assert!(
+            csp.contains("script-src 'self' 'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='"),
+            "{csp}"
+        );
+        assert_eq!(csp.matches("'sha256-").count(), 2, "{csp}");
+        assert!(!csp.contains("unsafe-inline"));
     }
 
     #[test]

@@ -1,0 +1,159 @@
+//! Checks on Socket.IO's HTTP requests before socketioxide sees them, because a browser page
+//! from any site, or a loop on one keep-alive connection, could otherwise open sessions at
+//! will: the `Origin` must be allowed (`--allowed-origins`; no `Origin` = not a browser,
+//! allowed), new Engine.IO sessions (handshakes: requests without `sid`) are rate limited per
+//! client address (`--handshakes-per-ip`) and counted per HTTP connection
+//! (`--sessions-per-http-connection`). Every refusal is a JSON `{"code": …}` and a
+//! [`refusal::refused`] log line.
+
+use super::{ClientAddr, HttpConnection};
+use crate::config::Config;
+use crate::config::limits::AllowedOrigins;
+use crate::refusal;
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde_json::json;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Path prefix of the Socket.IO service.
+const SOCKET_IO: &str = "/socket.io/";
+/// Our browser client, an ordinary asset (a cross-site `<script src>` may load it).
+const CLIENT_JS: &str = "/socket.io/socket.io.js";
+/// Handshakes between sweeps of addresses whose bucket is full again.
+const SWEEP_EVERY: u64 = 4096;
+
+/// The guard's settings and per-address state; see the module docs.
+pub struct Guard {
+    origins: AllowedOrigins,
+    handshakes: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    sessions_per_connection: Option<u32>,
+    handshakes_seen: AtomicU64,
+}
+
+impl Guard {
+    /// The guard `config` asks for.
+    pub fn new(config: &Config) -> Arc<Self> {
+        Arc::new(Self {
+            origins: config.allowed_origins.clone(),
+            handshakes: config.limits.handshakes_per_ip.map(|rate| {
+                RateLimiter::keyed(Quota::per_second(rate.per_second).allow_burst(rate.burst))
+            }),
+            sessions_per_connection: config.limits.sessions_per_http_connection,
+            handshakes_seen: AtomicU64::new(0),
+        })
+    }
+
+    fn check(&self, req: &Request) -> Result<(), Refused> {
+        let client = req.extensions().get::<ClientAddr>().copied();
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok());
+            if !origin
+                .to_str()
+                .is_ok_and(|origin| self.origins.allows(origin, host))
+            {
+                refusal::refused(
+                    client,
+                    "origin_not_allowed",
+                    format_args!("Origin {origin:?} is not allowed (--allowed-origins)"),
+                );
+                return Err(Refused::Origin);
+            }
+        }
+        if !is_handshake(req) {
+            return Ok(());
+        }
+        if let (Some(max), Some(conn)) = (
+            self.sessions_per_connection,
+            req.extensions().get::<HttpConnection>(),
+        ) && conn.count_session() > max
+        {
+            refusal::refused(
+                client,
+                "too_many_sessions",
+                format_args!(
+                    "more than {max} sessions over one HTTP connection \
+                     (--sessions-per-http-connection)"
+                ),
+            );
+            return Err(Refused::Sessions);
+        }
+        if let (Some(limiter), Some(client)) = (&self.handshakes, client) {
+            if self
+                .handshakes_seen
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(SWEEP_EVERY)
+            {
+                limiter.retain_recent();
+            }
+            if let Err(not_until) = limiter.check_key(&client.0) {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                refusal::refused(
+                    Some(client),
+                    "rate_limited",
+                    "too many new sessions from this address (--handshakes-per-ip)",
+                );
+                return Err(Refused::Rate(wait.as_secs().max(1)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A request the guard turns away.
+#[derive(Debug, Clone, Copy)]
+enum Refused {
+    Origin,
+    Sessions,
+    /// Seconds until a handshake would be accepted.
+    Rate(u64),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let (status, code) = match self {
+            Self::Origin => (StatusCode::FORBIDDEN, "origin_not_allowed"),
+            Self::Sessions => (StatusCode::TOO_MANY_REQUESTS, "too_many_sessions"),
+            Self::Rate(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        };
+        let mut response = (status, Json(json!({ "code": code }))).into_response();
+        if let Self::Rate(seconds) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// A request that opens a new Engine.IO session: a GET to the Socket.IO path without `sid`.
+fn is_handshake(req: &Request) -> bool {
+    req.method() == axum::http::Method::GET
+        && !req
+            .uri()
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("sid"))
+}
+
+/// Middleware: applies [`Guard`] to `/socket.io/` requests (our client script excepted).
+pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path.starts_with(SOCKET_IO)
+        && path != CLIENT_JS
+        && let Err(refused) = guard.check(&req)
+    {
+        return refused.into_response();
+    }
+    next.run(req).await
+}

@@ -1,0 +1,218 @@
+//! The accept loop and HTTP/1.1 serving (hyper's connection builder with upgrades, so the
+//! WebSocket upgrade and long-polling both work), in place of `axum::serve`, because the edge
+//! needs what that one does not offer: a connection cap checked before any byte is read,
+//! a slot that lives as long as the socket, the client address and a per-connection session
+//! counter in every request, and separate header-read and idle timeouts.
+//!
+//! hyper's own `header_read_timeout` starts whenever it waits for a request head — the quiet
+//! time between keep-alive requests included — so it would close idle keep-alive connections
+//! after the header timeout. It is therefore left off and [`Activity`] tells the two apart:
+//! the header timeout runs from a request head's first byte, the idle timeout from the last
+//! response (or the accept). Neither runs while a request is served (a long-poll included),
+//! and an upgraded WebSocket leaves this loop altogether (Engine.IO's ping watches it).
+
+use super::listener::{Activity, Connections, Timeout, TrackedIo};
+use super::{ClientAddr, HttpConnection};
+use crate::config::Config;
+use crate::config::limits::TrustedProxies;
+use crate::refusal;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+/// What the edge needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    /// Time from a request head's first byte to its end.
+    pub header_read_timeout: Duration,
+    /// Time a connection may sit between requests (or before its first one).
+    pub idle_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trust_proxy: TrustedProxies,
+}
+
+impl EdgeSettings {
+    /// The edge part of `config`.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            trust_proxy: config.trust_proxy.clone(),
+        }
+    }
+}
+
+/// Answer written (best effort, without waiting) to a connection refused at accept.
+const REFUSED_RESPONSE: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+/// Serves `router` on `listener` until `stop` resolves; then stops accepting, awaits `drain`
+/// (closing Socket.IO clients), asks every HTTP connection to finish its request and close,
+/// and returns once they have. Upgraded connections are the caller's to close (`drain`).
+pub async fn run(
+    listener: TcpListener,
+    router: Router,
+    connections: Connections,
+    settings: EdgeSettings,
+    stop: impl Future<Output = ()>,
+    drain: impl Future<Output = ()>,
+) {
+    let settings = Arc::new(settings);
+    let (closing, closing_rx) = watch::channel(false);
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            // `stop` first: it must be polled (a signal handler installed) even while
+            // connections keep arriving.
+            biased;
+            () = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    accept_error(error).await;
+                    continue;
+                }
+            },
+        };
+        let Some(io) = admit(stream, peer, &connections) else {
+            continue;
+        };
+        let task = Connection {
+            router: router.clone(),
+            settings: settings.clone(),
+            closing: closing_rx.clone(),
+            peer,
+        };
+        tokio::spawn(task.serve(io));
+    }
+    drop(listener);
+    drain.await;
+    let _ = closing.send(true); // receivers gone = nothing left to close
+    drop(closing_rx);
+    closing.closed().await;
+}
+
+/// Counts the new connection or refuses it (logged, a 503 if the socket takes it at once).
+fn admit(stream: TcpStream, peer: SocketAddr, connections: &Connections) -> Option<TrackedIo> {
+    match connections.try_acquire(peer.ip()) {
+        Ok(slot) => {
+            // Small chat frames must leave at once: without TCP_NODELAY, Nagle's algorithm
+            // and the peer's delayed ACK hold a reply for ~40 ms (Node sets noDelay too).
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+            Some(TrackedIo::new(stream, slot, Arc::new(Activity::default())))
+        }
+        Err(why) => {
+            refusal::refused(
+                Some(ClientAddr(peer.ip().to_canonical())),
+                "too_many_connections",
+                why,
+            );
+            let _ = stream.try_write(REFUSED_RESPONSE); // best effort: closing anyway
+            None
+        }
+    }
+}
+
+/// Per-connection accept errors are the client's; others (out of file descriptors) are
+/// the process's, and retrying at once would spin.
+async fn accept_error(error: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%error, "accept failed; retrying in 100 ms");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+struct Connection {
+    router: Router,
+    settings: Arc<EdgeSettings>,
+    closing: watch::Receiver<bool>,
+    peer: SocketAddr,
+}
+
+impl Connection {
+    async fn serve(mut self, io: TrackedIo) {
+        let activity = io.activity();
+        let http = HttpConnection::new(self.peer);
+        let (router, settings, peer) = (self.router, self.settings.clone(), self.peer);
+        let service = {
+            let activity = activity.clone();
+            hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                let busy = activity.request();
+                let client = ClientAddr::resolve(peer.ip(), req.headers(), &settings.trust_proxy);
+                req.extensions_mut().insert(client);
+                req.extensions_mut().insert(http.clone());
+                let router = router.clone();
+                async move {
+                    let response = router.oneshot(req).await;
+                    drop(busy);
+                    response
+                }
+            })
+        };
+        let mut builder = http1::Builder::new();
+        // Our own timeouts below; hyper's would also cut idle keep-alive connections.
+        builder.timer(TokioTimer::new()).header_read_timeout(None);
+        let conn = builder
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        tokio::pin!(conn);
+        let watchdog = watchdog(&activity, &self.settings);
+        tokio::pin!(watchdog);
+        let mut closing = *self.closing.borrow();
+        if closing {
+            conn.as_mut().graceful_shutdown();
+        }
+        loop {
+            tokio::select! {
+                served = conn.as_mut() => {
+                    if let Err(error) = served {
+                        tracing::debug!(%error, %peer, "HTTP connection ended with an error");
+                    }
+                    break;
+                }
+                changed = self.closing.changed(), if !closing => {
+                    closing = true;
+                    if changed.is_ok() {
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+                expired = &mut watchdog => {
+                    tracing::debug!(%peer, ?expired, "closing HTTP connection: timed out");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Resolves when the connection has waited too long for a request head or a next request.
+async fn watchdog(activity: &Activity, settings: &EdgeSettings) -> Timeout {
+    loop {
+        let deadline = activity.deadline(settings.header_read_timeout, settings.idle_timeout);
+        match deadline {
+            None => activity.changed().await,
+            Some((at, kind)) if at <= tokio::time::Instant::now() => return kind,
+            Some((at, _)) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(at) => {}
+                    () = activity.changed() => {}
+                }
+            }
+        }
+    }
+}
