@@ -97,7 +97,10 @@ describe("against the chatroom server", { skip: HAVE_BIN ? false : `no binary at
       const welcome = once(socket, "welcome");
       await once(socket, "connect");
       assert.equal(socket.io.engine.transport.name, transports ? transports[0] : "websocket");
-      assert.deepEqual(plain((await welcome)[0]), { name, rooms: ["lobby"] });
+      const [w] = await welcome;
+      assert.deepEqual(plain({ name: w.name, rooms: w.rooms }), { name, rooms: ["lobby"] });
+      assert.match(w.user_id, /^[0-9a-f]{32}$/);
+      assert.ok(w.identity.startsWith(`v1.${w.user_id}.`), w.identity);
       const room = `js-${label}`;
       const joined = await socket.emitWithAck("join", { room });
       assert.equal(joined.ok, true, JSON.stringify(joined));
@@ -135,7 +138,7 @@ describe("against the chatroom server", { skip: HAVE_BIN ? false : `no binary at
       assert.equal(socket.active, false);
       await sleep(400);
       assert.equal(attempts, 0);
-      socket.auth = { name: "fixed" };
+      socket.auth = { name: `fixed-${transports[0]}` };
       socket.connect();
       await once(socket, "connect");
     }
