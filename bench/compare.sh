@@ -36,6 +36,8 @@ CHATROOM_BIN=$BENCH_TMP/chatroom
 REV=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.lock || echo +dirty)
 [ -d bench/node-baseline/node_modules ] || (cd bench/node-baseline && npm ci --no-audit --no-fund)
 # 19,000 sockets on each side of loopback: lift the open-files limit for us and the servers.
+# The server caps connections below its open-file limit, so give it room (root may raise it).
+ulimit -Hn 65536 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)"
 
 mkdir -p bench/results
