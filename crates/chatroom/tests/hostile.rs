@@ -333,3 +333,52 @@ async fn r7_the_same_user_reconnecting_gets_its_name_back_at_once() {
     );
     drop(first);
 }
+
+/// A raw Socket.IO connect through a "proxy" that forwards for `forwarded_for`; the first
+/// Socket.IO packet the server answers.
+async fn connect_forwarded(addr: SocketAddr, forwarded_for: &str, name: &str) -> (Ws, String) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", forwarded_for.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("ws connect");
+    ws.next().await.expect("open packet").expect("frame");
+    ws.send(Message::text(format!(r#"40{{"name":"{name}"}}"#)))
+        .await
+        .unwrap();
+    let answer = next_text(&mut ws).await;
+    (ws, answer)
+}
+
+#[tokio::test]
+async fn r7_socketio_connections_per_client_address_are_capped_behind_a_proxy() {
+    let mut config = limited();
+    config.limits.connections_per_ip = Some(3);
+    config.trust_proxy = "127.0.0.1".parse().unwrap();
+    let server = TestServer::start(config).await;
+    let mut held = Vec::new();
+    for i in 0..3 {
+        let (ws, answer) = connect_forwarded(server.addr, "203.0.113.7", &format!("u{i}")).await;
+        assert!(answer.starts_with("40"), "{answer}");
+        held.push(ws);
+    }
+    let (_, answer) = connect_forwarded(server.addr, "203.0.113.7", "u3").await;
+    assert!(answer.contains("too_many_connections"), "{answer}");
+    // Another address behind the same proxy is unaffected.
+    let (_, answer) = connect_forwarded(server.addr, "198.51.100.2", "other").await;
+    assert!(answer.starts_with("40"), "{answer}");
+    // A slot comes back when its connection goes, however it goes (here: TCP dropped).
+    drop(held.pop());
+    let mut freed = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, answer) = connect_forwarded(server.addr, "203.0.113.7", "u4").await;
+        if answer.starts_with("40") {
+            freed = true;
+            break;
+        }
+    }
+    assert!(freed, "the dropped connection's slot was never given back");
+}
