@@ -70,7 +70,10 @@ fuzz_target!(|data: &[u8]| {
             let stored = Message::stored(9, m);
             let json = serde_json::to_string(&stored).expect("a Message serializes");
             let back: Message = serde_json::from_str(&json).expect("its own JSON parses");
-            assert_eq!(back, stored, "stored message does not round-trip through JSON");
+            assert_eq!(
+                back, stored,
+                "stored message does not round-trip through JSON"
+            );
         }
         (Err(e), Err(code)) => {
             assert_eq!(e.code(), code, "{text:?}");
@@ -80,7 +83,10 @@ fuzz_target!(|data: &[u8]| {
         }
         (got, want) => panic!("v1 {text:?} (limit {max_text_chars}): got {got:?}, want {want:?}"),
     }
-    match (NewMessage::seed(name, text.to_owned(), 1), expected(text, None)) {
+    match (
+        NewMessage::seed(name, text.to_owned(), 1),
+        expected(text, None),
+    ) {
         (Ok(m), Ok(())) => {
             assert_eq!(m.text, text);
             assert_eq!(m.room, RoomName::lobby());

@@ -18,9 +18,7 @@ mod protocol;
 
 use chatroom_core::{ChatError, RoomName, UserName};
 use libfuzzer_sys::fuzz_target;
-use protocol::{
-    Ack, Done, HistoryReq, JoinReq, RenameReq, RoomReq, SendReq, TypingReq, decode,
-};
+use protocol::{Ack, Done, HistoryReq, JoinReq, RenameReq, RoomReq, SendReq, TypingReq, decode};
 use serde_json::Value;
 
 fn refused(value: &Value, e: &ChatError) {
@@ -44,7 +42,9 @@ fn check<T: serde::de::DeserializeOwned>(value: &Value, accepted: impl FnOnce(T)
 }
 
 fn field_str<'a>(value: &'a Value, key: &str) -> &'a str {
-    value[key].as_str().expect("an accepted string field is a string")
+    value[key]
+        .as_str()
+        .expect("an accepted string field is a string")
 }
 
 fn opt_i64(value: &Value, key: &str) -> Option<i64> {

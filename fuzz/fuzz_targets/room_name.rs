@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(room.as_str(), raw);
             let n = room.as_str().chars().count();
             assert!((1..=MAX_ROOM_CHARS).contains(&n));
-            assert_eq!(RoomName::new(room.as_str()), Ok(room.clone()), "no round trip");
+            assert_eq!(
+                RoomName::new(room.as_str()),
+                Ok(room.clone()),
+                "no round trip"
+            );
             assert_eq!(room.to_string(), raw);
         }
         Err(e) => {

@@ -14,14 +14,17 @@ fuzz_target!(|data: &[u8]| {
     };
     let trimmed = raw.trim();
     let chars = trimmed.chars().count();
-    let breaks_rule =
-        chars == 0 || chars > MAX_NAME_CHARS || trimmed.chars().any(char::is_control);
+    let breaks_rule = chars == 0 || chars > MAX_NAME_CHARS || trimmed.chars().any(char::is_control);
     match UserName::new(raw) {
         Ok(name) => {
             assert!(!breaks_rule, "accepted a bad name {raw:?}");
             assert_eq!(name.as_str(), trimmed);
             assert_eq!(name.as_str().trim(), name.as_str(), "not trimmed");
-            assert_eq!(UserName::new(name.as_str()), Ok(name.clone()), "no round trip");
+            assert_eq!(
+                UserName::new(name.as_str()),
+                Ok(name.clone()),
+                "no round trip"
+            );
             assert_eq!(name.to_string(), name.as_str());
             let json = serde_json::to_string(&name).expect("a String serializes");
             assert_eq!(
