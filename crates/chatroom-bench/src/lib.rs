@@ -5,6 +5,7 @@
 //!   `emit_with_ack`, `next_event`), with timeouts on every wait.
 //! - [`load`]: the message-load engine (`fanout`, `rooms`): latency, losses, duplicates, order.
 //! - [`conns`]: the connection scenarios (`idle` memory per connection, `storm` connects/s).
+//! - [`soak`]: churn cycles of dropped, never-reading and hostile clients; leak and loss checks.
 //! - [`stats`]: clock, histograms, CPU and memory from `/proc`.
 //! - [`report`]: one-line summaries, the smoke-test check, the ours-vs-Node table.
 //! - [`plot`]: SVG bar charts from JSON-lines results.
@@ -19,6 +20,7 @@ pub mod load;
 pub mod plot;
 pub mod progress;
 pub mod report;
+pub mod soak;
 pub mod stats;
 
 pub use client::{Client, ClientError, ConnectOptions};

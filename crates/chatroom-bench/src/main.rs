@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use chatroom_bench::conns::{self, ConnConfig};
 use chatroom_bench::load::{self, Group, LoadConfig, Pacing, Protocol};
+use chatroom_bench::soak::{self, SoakConfig};
 use chatroom_bench::{plot, report};
 
 /// Load generator for chatroom and the Node.js baseline (see docs/BENCHMARKS.md).
@@ -32,6 +33,10 @@ enum Cmd {
     Idle(ConnArgs),
     /// N connects as fast as the concurrency cap allows: connects/s, latency, errors.
     Storm(ConnArgs),
+    /// Churn cycles of senders, dropped, never-reading and hostile clients for --duration;
+    /// then checks every acked message is stored once, no ghost members, no leaked files,
+    /// tasks or memory (see crates/chatroom-bench/src/soak.rs).
+    Soak(SoakArgs),
     /// Draw SVG charts (ours vs Node) from JSON-lines result files.
     Plot {
         /// Result files (JSON lines).
@@ -61,7 +66,7 @@ struct Common {
     #[arg(long)]
     case: Option<String>,
     /// Server process id: its CPU and memory are reported.
-    #[arg(long)]
+    #[arg(long, alias = "server-pid")]
     pid: Option<u32>,
     /// Append the JSON result line to this file as well.
     #[arg(long)]
@@ -164,6 +169,37 @@ struct ConnArgs {
     /// seed (no auth) or v1 (auth {name}).
     #[arg(long, value_enum, default_value = "seed")]
     protocol: Protocol,
+}
+
+#[derive(Args)]
+struct SoakArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Seconds of churn: cycles start until this has passed (at least one runs).
+    #[arg(long, default_value_t = 60.0)]
+    duration: f64,
+    /// Clients per cycle (2/5 senders, 1/5 each dropped, never-reading, hostile).
+    #[arg(long, default_value_t = 50)]
+    clients: usize,
+    /// Rooms the senders and never-readers use.
+    #[arg(long, default_value_t = 4)]
+    rooms: usize,
+    /// Acked messages per sender per cycle.
+    #[arg(long, default_value_t = 5)]
+    messages: usize,
+    /// Seconds the server may take to return to its baseline after the last cycle (the check
+    /// ends as soon as it has; tasks of vanished peers may need the 45 s Engine.IO heartbeat).
+    #[arg(long, default_value_t = 60.0)]
+    settle: f64,
+    /// Allowed RSS growth of the last third of the cycles over the middle third, in percent.
+    #[arg(long, default_value_t = 15.0)]
+    rss_growth_pct: f64,
+    /// Allowed difference of the server's open files from the baseline.
+    #[arg(long, default_value_t = 8)]
+    fd_tolerance: u64,
+    /// Allowed difference of the server's alive tasks from the baseline.
+    #[arg(long, default_value_t = 8)]
+    task_tolerance: u64,
 }
 
 fn secs(s: f64) -> anyhow::Result<Duration> {
@@ -289,6 +325,24 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             let body = conns::storm(&cfg).await;
             let name = format!("storm-{}-c{}", a.connections, a.concurrency);
             emit(&a.common, "storm", name, body)
+        }
+        Cmd::Soak(a) => {
+            let cfg = SoakConfig {
+                url: a.common.url.clone(),
+                duration: secs(a.duration)?,
+                clients: a.clients,
+                rooms: a.rooms,
+                messages: a.messages,
+                settle: secs(a.settle)?,
+                server_pid: a.common.pid,
+                rss_growth_pct: a.rss_growth_pct,
+                fd_tolerance: a.fd_tolerance,
+                task_tolerance: a.task_tolerance,
+                progress: !a.common.quiet,
+            };
+            let body = soak::run(&cfg).await;
+            let name = format!("soak-{}s-{}c", a.duration, a.clients);
+            emit(&a.common, "soak", name, body)
         }
         Cmd::Plot { files, out_dir } => {
             let text = read_all(&files)?;

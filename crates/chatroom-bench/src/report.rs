@@ -83,6 +83,28 @@ pub fn summary_line(r: &Value) -> String {
             g("/gen_cpu_pct"),
             g("/server_cpu_pct"),
         ),
+        "soak" => format!(
+            "{case} [{target}]: {} cycles x {} clients, {} acked ({} missing, {} duplicated); lobby members at end {}, other rooms {}; RSS {} -> {} KiB (last third {}% over middle); fds {} -> {}; tasks {} -> {}; presence {} -> {}; violations {}",
+            g("/cycles"),
+            g("/clients_per_cycle"),
+            g("/acked"),
+            g("/missing"),
+            g("/duplicated"),
+            r.get("lobby_members").map_or(Value::Null, Clone::clone),
+            r.get("other_rooms").map_or(Value::Null, Clone::clone),
+            g("/rss_start_kib"),
+            g("/rss_end_kib"),
+            g("/rss_growth_pct"),
+            g("/baseline/fds"),
+            g("/end/fds"),
+            g("/baseline/tasks"),
+            g("/end/tasks"),
+            g("/baseline/presence_connections"),
+            g("/end/presence_connections"),
+            r.get("violations")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len),
+        ),
         _ => r.to_string(),
     }
 }
@@ -105,6 +127,12 @@ pub fn problems(r: &Value) -> Vec<String> {
         {
             out.push(format!("{n} {what}"));
         }
+    }
+    if let Some(v) = r.get("violations").and_then(Value::as_array) {
+        out.extend(
+            v.iter()
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned)),
+        );
     }
     if r.get("sent").and_then(Value::as_u64) == Some(0) {
         out.push("nothing was sent".to_owned());

@@ -284,6 +284,10 @@ async fn http_routes() {
     let (status, body) = http_get(server.addr, "/healthz").await;
     assert_eq!(status, 200);
     assert!(body.contains("\"status\":\"ok\""), "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).expect("healthz is JSON");
+    assert!(health["tasks"].as_u64().is_some_and(|n| n > 0), "{body}");
+    assert!(health["open_fds"].as_u64().is_some_and(|n| n > 0), "{body}");
+    assert_eq!(health["presence_connections"], 0, "{body}");
     let (status, _) = http_get(server.addr, "/nope").await;
     assert_eq!(status, 404);
 }
