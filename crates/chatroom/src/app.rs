@@ -4,8 +4,8 @@
 use crate::config::Config;
 use crate::http::page::Page;
 use crate::identity::IdentityKeys;
-use chatroom_core::{NameRegistry, Presence, RoomName};
 use crate::net::listener::Connections;
+use chatroom_core::{NameRegistry, Presence, RoomName};
 use chatroom_store::Store;
 use socketioxide::socket::Sid;
 use std::collections::{BTreeSet, HashMap};

@@ -316,7 +316,10 @@ async fn r7_the_same_user_reconnecting_gets_its_name_back_at_once() {
     .expect("same user reconnects");
     let welcome = again.next_event_named("welcome").await.unwrap()[0].clone();
     assert_eq!(welcome["user_id"], user_id.as_str());
-    assert_eq!(refused_with(&server, json!({"name": "carol"})).await, "name_taken");
+    assert_eq!(
+        refused_with(&server, json!({"name": "carol"})).await,
+        "name_taken"
+    );
     // Messages carry the user id.
     let sent = ok(&again, "send", json!({"room": "lobby", "text": "hello"})).await;
     assert_eq!(sent["message"]["uid"], user_id.as_str());
@@ -343,7 +346,9 @@ async fn connect_forwarded(addr: SocketAddr, forwarded_for: &str, name: &str) ->
     request
         .headers_mut()
         .insert("x-forwarded-for", forwarded_for.parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("ws connect");
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("ws connect");
     ws.next().await.expect("open packet").expect("frame");
     ws.send(Message::text(format!(r#"40{{"name":"{name}"}}"#)))
         .await
