@@ -37,7 +37,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_PRESENCE_CROWD: u32 = 100;
 
 /// Command-line interface of the `chatroom` binary.
-#[derive(Debug, Parser)]
+#[derive(Debug, Default, Parser)]
 #[command(
     name = "chatroom",
     version,
@@ -273,6 +273,17 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        Self::merge(cli, file)
+    }
+
+    /// The settings a `--config` file with `text` gives on its own (no flags, no environment):
+    /// the same parsing and validation as at start. For tests and the `config_file` fuzz target.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let file = parse_file_text(text, Path::new("<text>"))?;
+        Self::merge(Cli::default(), file)
+    }
+
+    fn merge(cli: Cli, file: FileConfig) -> Result<Self, ConfigError> {
         let file_rate = file
             .rate_limit
             .as_deref()
@@ -480,7 +491,11 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+    parse_file_text(&text, path)
+}
+
+fn parse_file_text(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::ParseFile {
         path: path.to_owned(),
         message: e.message().to_owned(),
     })

@@ -2,7 +2,7 @@
 //! here and in `ChatError::code()` only. Requests are decoded from a raw JSON value so a shape
 //! error becomes a `bad_request` answer instead of a silently skipped handler.
 
-use chatroom_core::{ChatError, Message, MessageId};
+use chatroom_core::{ChatError, Message, MessageId, UserName};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -266,6 +266,42 @@ impl<T> From<Result<T, ChatError>> for Ack<T> {
     }
 }
 
+/// Who the client says it is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Seed protocol: no name given.
+    Seed,
+    /// Protocol v1 under this name, with the identity token it was given before, if any.
+    Named(UserName, Option<String>),
+}
+
+/// Reads the handshake's `auth`: `None` if the client sent none, else the decoded JSON or the
+/// parser's complaint. Pure, so the rules are unit-tested and fuzzed without a socket.
+pub fn parse_auth(auth: Option<Result<serde_json::Value, String>>) -> Result<Claim, ChatError> {
+    let auth = match auth {
+        None => return Ok(Claim::Seed),
+        Some(Err(e)) => return Err(ChatError::BadRequest(format!("auth is not JSON: {e}"))),
+        Some(Ok(auth)) => auth,
+    };
+    let fields = match &auth {
+        serde_json::Value::Null => return Ok(Claim::Seed),
+        serde_json::Value::Object(fields) => fields,
+        _ => return Err(ChatError::BadRequest("auth must be an object".into())),
+    };
+    let identity = match fields.get("identity") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(token)) => Some(token.clone()),
+        Some(_) => return Err(ChatError::BadRequest("identity must be a string".into())),
+    };
+    match fields.get("name") {
+        None | Some(serde_json::Value::Null) => Ok(Claim::Seed),
+        Some(serde_json::Value::String(raw)) => {
+            UserName::new(raw).map(|name| Claim::Named(name, identity))
+        }
+        Some(_) => Err(ChatError::InvalidName),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,5 +338,39 @@ mod tests {
             "bad_request"
         );
         assert_eq!(decode::<RoomReq>(json!({"room": "a"})).unwrap().room, "a");
+    }
+
+    #[test]
+    fn auth_rules() {
+        assert_eq!(parse_auth(None), Ok(Claim::Seed));
+        assert_eq!(parse_auth(Some(Ok(json!(null)))), Ok(Claim::Seed));
+        assert_eq!(parse_auth(Some(Ok(json!({})))), Ok(Claim::Seed));
+        assert_eq!(parse_auth(Some(Ok(json!({"name": null})))), Ok(Claim::Seed));
+        assert!(matches!(
+            parse_auth(Some(Ok(json!({"name": "ann"})))),
+            Ok(Claim::Named(n, None)) if n.as_str() == "ann"
+        ));
+        assert_eq!(
+            parse_auth(Some(Ok(json!({"name": 5})))),
+            Err(ChatError::InvalidName)
+        );
+        assert!(matches!(
+            parse_auth(Some(Ok(json!({"name": "ann", "identity": "v1.x.y"})))),
+            Ok(Claim::Named(_, Some(t))) if t == "v1.x.y"
+        ));
+        assert!(matches!(
+            parse_auth(Some(Ok(json!({"name": "ann", "identity": 7})))),
+            Err(ChatError::BadRequest(_))
+        ));
+        for bad in [json!("ann"), json!([1]), json!(3), json!(true)] {
+            assert!(matches!(
+                parse_auth(Some(Ok(bad))),
+                Err(ChatError::BadRequest(_))
+            ));
+        }
+        assert!(matches!(
+            parse_auth(Some(Err("eof".into()))),
+            Err(ChatError::BadRequest(_))
+        ));
     }
 }

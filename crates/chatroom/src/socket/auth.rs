@@ -11,6 +11,7 @@
 
 use crate::app::App;
 use crate::net::ClientAddr;
+use crate::protocol::{Claim, parse_auth};
 use crate::socket::PendingOutbox;
 use crate::socket::inbox;
 use crate::socket::session::{AddressSlot, Identity, Session};
@@ -38,41 +39,6 @@ impl FromConnectParts<LocalAdapter> for RawAuth {
         }
         let TryData(decoded) = TryData::<serde_json::Value>::from_connect_parts(s, auth)?;
         Ok(Self(Some(decoded.map_err(|e| e.to_string()))))
-    }
-}
-
-/// Who the client says it is.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Claim {
-    /// Seed protocol: no name given.
-    Seed,
-    /// Protocol v1 under this name, with the identity token it was given before, if any.
-    Named(UserName, Option<String>),
-}
-
-/// Reads the auth object. Pure, so the rules are unit-tested and fuzzed without a socket.
-pub fn parse_auth(auth: Option<Result<serde_json::Value, String>>) -> Result<Claim, ChatError> {
-    let auth = match auth {
-        None => return Ok(Claim::Seed),
-        Some(Err(e)) => return Err(ChatError::BadRequest(format!("auth is not JSON: {e}"))),
-        Some(Ok(auth)) => auth,
-    };
-    let fields = match &auth {
-        serde_json::Value::Null => return Ok(Claim::Seed),
-        serde_json::Value::Object(fields) => fields,
-        _ => return Err(ChatError::BadRequest("auth must be an object".into())),
-    };
-    let identity = match fields.get("identity") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(token)) => Some(token.clone()),
-        Some(_) => return Err(ChatError::BadRequest("identity must be a string".into())),
-    };
-    match fields.get("name") {
-        None | Some(serde_json::Value::Null) => Ok(Claim::Seed),
-        Some(serde_json::Value::String(raw)) => {
-            UserName::new(raw).map(|name| Claim::Named(name, identity))
-        }
-        Some(_) => Err(ChatError::InvalidName),
     }
 }
 
@@ -167,44 +133,4 @@ pub async fn authenticate(
     socket.on_fallback(inbox.clone());
     socket.on_disconnect(inbox);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn auth_rules() {
-        assert_eq!(parse_auth(None), Ok(Claim::Seed));
-        assert_eq!(parse_auth(Some(Ok(json!(null)))), Ok(Claim::Seed));
-        assert_eq!(parse_auth(Some(Ok(json!({})))), Ok(Claim::Seed));
-        assert_eq!(parse_auth(Some(Ok(json!({"name": null})))), Ok(Claim::Seed));
-        assert!(matches!(
-            parse_auth(Some(Ok(json!({"name": "ann"})))),
-            Ok(Claim::Named(n, None)) if n.as_str() == "ann"
-        ));
-        assert_eq!(
-            parse_auth(Some(Ok(json!({"name": 5})))),
-            Err(ChatError::InvalidName)
-        );
-        assert!(matches!(
-            parse_auth(Some(Ok(json!({"name": "ann", "identity": "v1.x.y"})))),
-            Ok(Claim::Named(_, Some(t))) if t == "v1.x.y"
-        ));
-        assert!(matches!(
-            parse_auth(Some(Ok(json!({"name": "ann", "identity": 7})))),
-            Err(ChatError::BadRequest(_))
-        ));
-        for bad in [json!("ann"), json!([1]), json!(3), json!(true)] {
-            assert!(matches!(
-                parse_auth(Some(Ok(bad))),
-                Err(ChatError::BadRequest(_))
-            ));
-        }
-        assert!(matches!(
-            parse_auth(Some(Err("eof".into()))),
-            Err(ChatError::BadRequest(_))
-        ));
-    }
 }
