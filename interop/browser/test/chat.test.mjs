@@ -2,9 +2,11 @@
 // rooms with history, and recovery after a network cut.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import {
   startServer, launchBrowser, openChat, send, waitForMessage, messageWithText, renderedIds,
   joinRoom, openSidebarIfNeeded, waitConnected, sleep,
+  screenshotDir,
 } from './harness.mjs';
 
 let server;
@@ -322,5 +324,40 @@ test('rename and leave update the other page; bad names are explained', { timeou
   } finally {
     await a.context.close();
     await b.context.close();
+  }
+});
+
+test('a name is one person\'s: another browser is asked to choose, the holder keeps it across a reload', { timeout: 120_000 }, async () => {
+  const a = await openChat(browser, server.url, 'Zoë');
+  const intruder = await browser.newContext();
+  try {
+    const page = await intruder.newPage();
+    await page.goto(server.url + '/');
+    await page.locator('#name-dialog[open]').waitFor();
+    // the same name in other letters' case is the same name
+    await page.fill('#name-input', 'ZOË');
+    await page.press('#name-input', 'Enter');
+    await page.locator('#name-error', { hasText: 'Someone else is using that name' }).waitFor();
+    await page.screenshot({ path: path.join(screenshotDir, 'desktop-name-taken.png') });
+
+    // the holder reloads: its identity token gets the name back at once, same user id
+    const before = await a.page.evaluate(() => localStorage.getItem('chatroom.identity'));
+    assert.match(before, /^v1\.[0-9a-f]{32}\./);
+    await a.page.reload();
+    await waitConnected(a.page);
+    assert.equal(await a.page.textContent('#me-name'), 'Zoë');
+    assert.equal(await a.page.evaluate(() => localStorage.getItem('chatroom.identity')), before);
+
+    // an invisible character does not make a new name
+    await page.fill('#name-input', 'Zo\u200bë');
+    await page.press('#name-input', 'Enter');
+    await page.locator('#name-error', { hasText: 'not accepted' }).waitFor();
+    await page.fill('#name-input', 'zoe2');
+    await page.press('#name-input', 'Enter');
+    await waitConnected(page);
+    assert.equal(await page.textContent('#me-name'), 'zoe2');
+  } finally {
+    await a.context.close();
+    await intruder.close();
   }
 });
