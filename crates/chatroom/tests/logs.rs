@@ -10,6 +10,25 @@ const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
 /// Runs the server with `extra` flags, makes it log a request refusal, stops it with SIGTERM
 /// and returns its stderr.
 fn logs_of(extra: &[&str]) -> String {
+    logs_after(extra, origin_refused)
+}
+
+/// A request from a foreign origin: refused with 403.
+fn origin_refused(addr: &str) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.0\r\nOrigin: http://evil.example\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.contains(" 403 "), "{answer}");
+}
+
+/// Runs the server with `extra` flags, lets `attack` talk to it, stops it with SIGTERM and
+/// returns its stderr.
+fn logs_after(extra: &[&str], attack: impl FnOnce(&str)) -> String {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/x.db", dir.path().display());
     let mut child = Command::new(BIN)
@@ -28,16 +47,7 @@ fn logs_of(extra: &[&str]) -> String {
         .strip_prefix("listening on http://")
         .expect("address line")
         .to_owned();
-    // a refused request: a warn line with fields
-    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-    std::io::Write::write_all(
-        &mut stream,
-        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.0\r\nOrigin: http://evil.example\r\n\r\n",
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.contains(" 403 "), "{answer}");
+    attack(&addr);
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -92,4 +102,52 @@ fn max_connections_at_the_open_file_limit_is_refused_at_start() {
             && stderr.contains("open-file limit"),
         "{stderr}"
     );
+}
+
+/// One HTTP/1.0 exchange: the status code and the body.
+fn http(addr: &str, request: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+    (status, body.unwrap_or_default())
+}
+
+#[test]
+fn oversized_and_malformed_packets_are_logged_with_the_client_address() {
+    let logs = logs_after(&["--max-message-bytes", "2048"], |addr| {
+        let post = |sid: &str, body: &str| {
+            http(
+                addr,
+                &format!(
+                    "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.0\r\n\
+                     Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                ),
+            )
+        };
+        let open = || {
+            let (status, body) = http(
+                addr,
+                "GET /socket.io/?EIO=4&transport=polling HTTP/1.0\r\n\r\n",
+            );
+            assert_eq!(status, 200, "{body}");
+            let open: serde_json::Value =
+                serde_json::from_str(body.trim_start_matches('0')).expect("open packet");
+            open["sid"].as_str().unwrap().to_owned()
+        };
+        let (status, _) = post(&open(), &format!("4{}", "x".repeat(5000)));
+        assert_eq!(status, 413);
+        let (status, _) = post(&open(), "9not a packet");
+        assert_eq!(status, 400);
+    });
+    assert!(logs.contains("payload_too_large"), "{logs}");
+    assert!(logs.contains("bad_packet"), "{logs}");
+    assert!(logs.contains("client=127.0.0.1"), "{logs}");
 }

@@ -149,11 +149,26 @@ fn is_handshake(req: &Request) -> bool {
 /// Middleware: applies [`Guard`] to `/socket.io/` requests (our client script excepted).
 pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path.starts_with(SOCKET_IO)
-        && path != CLIENT_JS
-        && let Err(refused) = guard.check(&req)
-    {
+    if !path.starts_with(SOCKET_IO) || path == CLIENT_JS {
+        return next.run(req).await;
+    }
+    if let Err(refused) = guard.check(&req) {
         return refused.into_response();
     }
-    next.run(req).await
+    let client = req.extensions().get::<ClientAddr>().copied();
+    let response = next.run(req).await;
+    log_engine_refusal(client, response.status());
+    response
+}
+
+/// Engine.IO answers a bad polling request itself (413: a payload over
+/// `--max-message-bytes`; 400: a malformed packet, overlapping polls, a bad handshake); the
+/// refusal is logged here, where the client's address is known.
+fn log_engine_refusal(client: Option<ClientAddr>, status: StatusCode) {
+    let reason = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::BAD_REQUEST => "bad_packet",
+        _ => return,
+    };
+    refusal::refused(client, reason, format_args!("Engine.IO answered {status}"));
 }

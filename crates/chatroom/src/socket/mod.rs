@@ -115,24 +115,31 @@ pub async fn disconnect(cx: &Connection, reason: Option<DisconnectReason>) {
     for room in &rooms {
         leave::left(cx, room).await;
     }
-    if let Some(reason) = reason
-        && refused_by_transport(reason)
-    {
+    if let Some((code, why)) = reason.and_then(refused_by_transport) {
         crate::refusal::refused(
             cx.session.client,
-            "protocol_error",
-            format_args!("sid {} disconnected: {reason:?}", cx.socket.id),
+            code,
+            format_args!("sid {} disconnected: {why}", cx.socket.id),
         );
     }
     tracing::debug!(sid = %cx.socket.id, ?reason, "disconnected");
 }
 
-/// Disconnects that mean the client broke the protocol (a malformed packet, overlapping polls).
-fn refused_by_transport(reason: DisconnectReason) -> bool {
-    matches!(
-        reason,
-        DisconnectReason::PacketParsingError | DisconnectReason::MultipleHttpPollingError
-    )
+/// Disconnects that may mean the transport refused the client's input, with a reason code.
+/// Engine.IO reports a WebSocket frame over `--max-message-bytes` as a transport error, the
+/// same as a connection reset, so those are logged together.
+fn refused_by_transport(reason: DisconnectReason) -> Option<(&'static str, &'static str)> {
+    match reason {
+        DisconnectReason::PacketParsingError => Some(("bad_packet", "malformed packet")),
+        DisconnectReason::MultipleHttpPollingError => {
+            Some(("bad_packet", "overlapping polling requests"))
+        }
+        DisconnectReason::TransportError => Some((
+            "transport_error",
+            "connection broken, or a WebSocket message over --max-message-bytes",
+        )),
+        _ => None,
+    }
 }
 
 /// A store failure as the client sees it; the cause is logged here, once.
