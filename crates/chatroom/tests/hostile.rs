@@ -387,3 +387,31 @@ async fn r7_socketio_connections_per_client_address_are_capped_behind_a_proxy() 
     }
     assert!(freed, "the dropped connection's slot was never given back");
 }
+
+#[tokio::test]
+async fn r7_a_session_that_never_sends_connect_is_closed_at_the_deadline() {
+    let mut config = Config::for_tests();
+    config.connect_timeout = Duration::from_millis(500);
+    let server = TestServer::start(config).await;
+    let mut ws = raw_ws(server.addr).await;
+    let started = tokio::time::Instant::now();
+    // Answer pings but never send the Socket.IO CONNECT.
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(frame) = ws.next().await {
+            match frame {
+                Ok(Message::Text(text)) if text.as_str() == "2" => {
+                    let _ = ws.send(Message::text("3")).await;
+                }
+                Ok(Message::Close(_)) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "still open after 5 s");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+}
