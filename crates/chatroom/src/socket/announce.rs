@@ -13,7 +13,9 @@ use crate::app::App;
 use crate::protocol::{Presence, Typing, out};
 use crate::socket::inbox::Connection;
 use chatroom_core::{RoomName, UserName};
+use serde::Serialize;
 use socketioxide::BroadcastError;
+use socketioxide::operators::BroadcastOperators;
 
 /// Socket.IO room holding every seed-protocol client.
 pub const SEED_ROOM: &str = "\u{0}seed";
@@ -50,13 +52,12 @@ pub async fn presence(cx: &Connection, room: &RoomName, name: &UserName, action:
         old: None,
         count: None,
     };
-    let result = cx
-        .socket
-        .to(room.as_str().to_owned())
-        .except(SEED_ROOM)
-        .emit(out::PRESENCE, &payload)
-        .await;
-    log_failure(result, out::PRESENCE);
+    to_members(
+        cx.socket.to(room.as_str().to_owned()),
+        out::PRESENCE,
+        &payload,
+    )
+    .await;
 }
 
 /// `presence` rename to everyone in `room`, the renamed client included.
@@ -71,13 +72,12 @@ pub async fn rename(cx: &Connection, room: &RoomName, name: &UserName, old: &Use
     if !crowded(&cx.app, room) {
         // `except` turns a socket's operator into a broadcast that skips the socket itself,
         // so the renamed client is told directly.
-        let result = cx
-            .socket
-            .to(room.as_str().to_owned())
-            .except(SEED_ROOM)
-            .emit(out::PRESENCE, &payload)
-            .await;
-        log_failure(result, out::PRESENCE);
+        to_members(
+            cx.socket.to(room.as_str().to_owned()),
+            out::PRESENCE,
+            &payload,
+        )
+        .await;
     }
     if let Err(error) = cx.socket.emit(out::PRESENCE, &payload) {
         tracing::debug!(%error, "rename presence not sent to the renamed client");
@@ -91,17 +91,18 @@ pub async fn typing(cx: &Connection, room: &RoomName, name: &UserName, typing: b
         name: name.as_str(),
         typing,
     };
-    let result = cx
-        .socket
-        .to(room.as_str().to_owned())
-        .except(SEED_ROOM)
-        .emit(out::TYPING, &payload)
-        .await;
-    log_failure(result, out::TYPING);
+    to_members(
+        cx.socket.to(room.as_str().to_owned()),
+        out::TYPING,
+        &payload,
+    )
+    .await;
 }
 
-/// Logs a room event that did not reach every member.
-pub fn log_failure(result: Result<(), BroadcastError>, event: &str) {
+/// Emits `event` to the v1 members `to` addresses (a room, from a socket or the server);
+/// a member it did not reach is logged.
+pub async fn to_members<T: Serialize + ?Sized>(to: BroadcastOperators, event: &str, payload: &T) {
+    let result: Result<(), BroadcastError> = to.except(SEED_ROOM).emit(event, payload).await;
     if let Err(error) = result {
         tracing::debug!(event, %error, "room event not delivered to every member");
     }

@@ -7,7 +7,7 @@
 
 use crate::app::App;
 use crate::protocol::{Presence, out};
-use crate::socket::announce::{SEED_ROOM, log_failure};
+use crate::socket::announce::to_members;
 use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 use std::collections::HashSet;
@@ -38,12 +38,7 @@ async fn send_counts(io: &SocketIo, app: &App) {
             old: None,
             count: Some(count),
         };
-        let result = io
-            .to(room.as_str().to_owned())
-            .except(SEED_ROOM)
-            .emit(out::PRESENCE, &payload)
-            .await;
-        log_failure(result, out::PRESENCE);
+        to_members(io.to(room.as_str().to_owned()), out::PRESENCE, &payload).await;
     }
 }
 
@@ -77,12 +72,7 @@ async fn remove_ghosts(io: &SocketIo, app: &App, suspects: &HashSet<Sid>) -> Has
                 old: None,
                 count: None,
             };
-            let result = io
-                .to(room.as_str().to_owned())
-                .except(SEED_ROOM)
-                .emit(out::PRESENCE, &payload)
-                .await;
-            log_failure(result, out::PRESENCE);
+            to_members(io.to(room.as_str().to_owned()), out::PRESENCE, &payload).await;
         }
     }
     missing.difference(suspects).copied().collect()
