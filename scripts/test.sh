@@ -27,6 +27,7 @@ suite "cargo test" cargo test --workspace
 [ -d interop/python ] && suite "python-socketio interop" bash -c 'cd interop/python && python3 -m pytest -q'
 [ -d interop/browser ] && suite "chromium" bash -c 'cd interop/browser && npm test'
 [ -f bench/smoke.sh ] && suite "load generator smoke" bash bench/smoke.sh
+[ -f scripts/fuzz.sh ] && suite "fuzz (every cargo-fuzz target, 5 s each)" bash scripts/fuzz.sh 5
 [ -f bench/soak.sh ] && suite "soak (60 s churn: drops, never-readers, hostile clients)" bash bench/soak.sh 60
 
 echo

@@ -2,20 +2,12 @@
 //! hands a handler a `serde_json::Value`), then decoded with `protocol::decode` into every
 //! inbound request type, and the decoded fields are fed to the core validators a handler calls.
 //!
-//! `protocol.rs` is compiled into this target by path rather than by depending on the
-//! `chatroom` crate: that crate pulls axum, socketioxide and a bundled SQLite, which would have
-//! to be rebuilt with sanitizers for nothing. protocol.rs depends on chatroom-core, serde and
-//! serde_json only; if it ever needs more, this target stops compiling and says so.
-//!
 //! Invariants: a non-object is always refused; every refusal is `bad_request` and serializes as
 //! a `{ok:false,error:{code,message}}` answer; an accepted request carries exactly the fields
 //! that were in the JSON.
 #![no_main]
 
-#[allow(dead_code)]
-#[path = "../../crates/chatroom/src/protocol.rs"]
-mod protocol;
-
+use chatroom::protocol;
 use chatroom_core::{ChatError, RoomName, UserName};
 use libfuzzer_sys::fuzz_target;
 use protocol::{Ack, Done, HistoryReq, JoinReq, RenameReq, RoomReq, SendReq, TypingReq, decode};

@@ -69,7 +69,11 @@ impl UserName {
     pub fn key(&self) -> NameKey {
         let nfkc: String = self.0.nfkc().collect();
         let folded = caseless::default_case_fold_str(&nfkc);
-        NameKey(folded.nfkc().collect())
+        let key: String = folded.nfkc().collect();
+        // Compatibility forms can decompose to a space (U+00A8 ¨ → space + U+0308), which a
+        // name spelled that way has trimmed off: trim here too, or the two look alike and
+        // compare different (found by the user_name fuzz target).
+        NameKey(key.trim().to_owned())
     }
 }
 
@@ -195,6 +199,15 @@ fn in_tag_sequence(chars: &[char], i: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn r7_fuzz_spacing_diacritics_compare_like_their_combining_forms() {
+        let spacing = UserName::new("\u{a8}+?").unwrap();
+        let combining = UserName::new("\u{308}+?").unwrap();
+        assert_eq!(spacing.key(), combining.key());
+        let spelled_as_key = UserName::new(spacing.key().as_str()).unwrap();
+        assert_eq!(spelled_as_key.key(), spacing.key());
+    }
+
     use super::*;
     use proptest::prelude::*;
 
