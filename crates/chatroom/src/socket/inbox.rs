@@ -55,13 +55,15 @@ pub struct Queued;
 /// The queue's sending side, registered as the socket's message and disconnect handler.
 #[derive(Clone)]
 pub struct Inbox {
-    jobs: mpsc::Sender<Job>,
+    /// Boxed: tokio allocates a channel's first block of 32 slots up front, and an idle
+    /// connection should pay 32 pointers for it, not 32 jobs.
+    jobs: mpsc::Sender<Box<Job>>,
     closed: Arc<Mutex<Option<oneshot::Sender<DisconnectReason>>>>,
 }
 
 /// The queue's receiving side, taken once by [`Connection::run`].
 pub struct Outbox {
-    jobs: mpsc::Receiver<Job>,
+    jobs: mpsc::Receiver<Box<Job>>,
     closed: oneshot::Receiver<DisconnectReason>,
 }
 
@@ -83,7 +85,7 @@ impl Inbox {
     pub fn push(&self, job: Job) {
         // A full or closed queue means the connection is flooding or gone; a timer job is
         // not worth keeping then.
-        let _ = self.jobs.try_send(job);
+        let _ = self.jobs.try_send(Box::new(job));
     }
 }
 
@@ -99,11 +101,11 @@ impl MessageHandler<LocalAdapter, Queued> for Inbox {
                 Err(never) => match never {},
             };
         let reply = Reply::new(&s, &ack_id);
-        let job = Job::Event {
+        let job = Box::new(Job::Event {
             name,
             data: data.ok(),
             reply,
-        };
+        });
         if let Err(mpsc::error::TrySendError::Full(_)) = self.jobs.try_send(job) {
             let session = s.extensions.get::<SessionRef>();
             crate::refusal::refused(
@@ -152,30 +154,33 @@ impl Connection {
             mut jobs,
             mut closed,
         } = outbox;
-        crate::socket::connect(&self).await;
+        Box::pin(crate::socket::connect(&self)).await;
         let reason = loop {
             tokio::select! {
                 biased;
-                Some(job) = jobs.recv() => self.handle(job).await,
+                Some(job) = jobs.recv() => self.handle(*job).await,
                 reason = &mut closed => break reason.ok(),
             }
         };
         // Jobs queued before the disconnect still run, in order.
         jobs.close();
         while let Ok(job) = jobs.try_recv() {
-            self.handle(job).await;
+            self.handle(*job).await;
         }
-        crate::socket::disconnect(&self, reason).await;
+        Box::pin(crate::socket::disconnect(&self, reason)).await;
     }
 
+    /// Runs one job. Its future is boxed so the connection's task, idle most of its life,
+    /// does not carry the largest handler's state inline (that is per-connection memory).
     async fn handle(&self, job: Job) {
-        match job {
-            Job::Event { name, data, reply } => {
+        let work: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> = match job {
+            Job::Event { name, data, reply } => Box::pin(async move {
                 crate::socket::dispatch(self, &name, data, reply).await;
-            }
+            }),
             Job::TypingExpired { room, generation } => {
-                crate::socket::typing::expired(self, room, generation).await;
+                Box::pin(crate::socket::typing::expired(self, room, generation))
             }
-        }
+        };
+        work.await;
     }
 }
