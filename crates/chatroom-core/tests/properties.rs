@@ -36,21 +36,43 @@ fn message(text: String) -> Result<NewMessage, ChatError> {
 }
 
 proptest! {
+    /// The length and control-character rules decide exactly; beyond them the invisible and
+    /// format-character rules (issue 7) may refuse only names with a character outside the
+    /// plainly visible set (ASCII, letters like 李 and é, single emoji).
     #[test]
     fn name_accepted_iff_rules_hold(raw in tricky_text(40)) {
         let t = raw.trim();
         let n = t.chars().count();
         let ok = (1..=MAX_NAME_CHARS).contains(&n) && !t.chars().any(char::is_control);
+        let plain = t
+            .chars()
+            .all(|c| c == ' ' || c.is_ascii_graphic() || ['李', '😀', '🦀', 'é'].contains(&c));
         match UserName::new(&raw) {
             Ok(name) => {
                 prop_assert!(ok, "accepted {raw:?}");
                 prop_assert_eq!(name.as_str(), t);
             }
             Err(e) => {
-                prop_assert!(!ok, "refused {raw:?}");
+                prop_assert!(!ok || !plain, "refused {raw:?}");
                 prop_assert_eq!(e, ChatError::InvalidName);
             }
         }
+    }
+
+    /// Names that differ only in case or width are one name; the key is idempotent.
+    #[test]
+    fn name_keys_fold_case_and_width(raw in "[a-zA-Z]{1,16}") {
+        let name = UserName::new(&raw).unwrap();
+        let upper = UserName::new(&raw.to_uppercase()).unwrap();
+        let fullwidth: String = raw
+            .chars()
+            .map(|c| char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c))
+            .collect();
+        let wide = UserName::new(&fullwidth).unwrap();
+        prop_assert_eq!(name.key(), upper.key());
+        prop_assert_eq!(name.key(), wide.key());
+        let again = UserName::new(name.key().as_str()).unwrap();
+        prop_assert_eq!(again.key(), name.key());
     }
 
     #[test]
