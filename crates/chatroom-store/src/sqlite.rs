@@ -10,11 +10,11 @@ use crate::backend::{Backend, MessageRow, Plan, Stored, Window, count_new, into_
 use crate::error::redact;
 use crate::{Page, StoreError};
 use chatroom_core::{Message, NewMessage, UserId};
-use sqlx::QueryBuilder;
 use sqlx::sqlite::{
     Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
+use sqlx::{Acquire, QueryBuilder};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +29,8 @@ const SQLITE_MAX_PARAMS: usize = 32766;
 pub(crate) struct SqliteBackend {
     write: SqlitePool,
     read: SqlitePool,
+    /// `sqlite::memory:`: its one connection is the database and must never be closed.
+    in_memory: bool,
 }
 
 /// Opens (creating if missing) the database at `url` and runs the migrations.
@@ -78,7 +80,35 @@ pub(crate) async fn open(url: &str) -> Result<SqliteBackend, StoreError> {
             .await
             .map_err(connect_err)?
     };
-    Ok(SqliteBackend { write, read })
+    Ok(SqliteBackend {
+        write,
+        read,
+        in_memory,
+    })
+}
+
+impl SqliteBackend {
+    /// Runs one write transaction on the writer connection. If it fails, the connection is
+    /// closed and the pool opens a fresh one for the next write.
+    ///
+    /// Why: on `SQLITE_FULL` (and other I/O errors) SQLite may roll the transaction back by
+    /// itself; sqlx's own ROLLBACK then fails and it keeps counting one open transaction, so its
+    /// next `begin` is a SAVEPOINT that opens a real transaction, and a later failure leaves that
+    /// transaction open for good: every following "commit" only released a savepoint, acks went
+    /// out, and nothing reached the database (found by the soak with the disk filled and freed
+    /// again; `tests/contract.rs` `sqlite_writer_recovers_after_the_disk_was_full`).
+    async fn write<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.write.acquire().await?;
+        let result = work(&mut conn).await;
+        if result.is_err() && !self.in_memory {
+            // Closing can only fail on a connection that is broken already.
+            let _ = conn.close().await;
+        }
+        result
+    }
 }
 
 impl Backend for SqliteBackend {
@@ -90,62 +120,8 @@ impl Backend for SqliteBackend {
     /// our insert fail (WAL refuses to write from an outdated snapshot, and an id or (room, cid)
     /// taken meanwhile violates a unique constraint), never store under a wrong id.
     async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
-        let plan = Plan::new(batch);
-        let mut tx = self.write.begin().await?;
-        let mut existing = Vec::new();
-        for keys in plan.keys().chunks(SQLITE_MAX_PARAMS / 2) {
-            let mut q = QueryBuilder::<Sqlite>::new(format!(
-                "SELECT {} FROM messages m JOIN (",
-                sql::COLUMNS
-            ));
-            q.push_values(keys, |mut row, (room, cid)| {
-                row.push_bind(*room).push_bind(*cid);
-            });
-            q.push(") AS k ON m.room = k.column1 AND m.cid = k.column2");
-            let rows: Vec<MessageRow> = q
-                .build_query_as()
-                .persistent(false)
-                .fetch_all(&mut *tx)
-                .await?;
-            existing.extend(rows.into_iter().map(Message::from));
-        }
-        let outcomes = plan.outcomes(existing);
-        let new = count_new(&outcomes);
-        let ids: Vec<i64> = if new == 0 {
-            Vec::new()
-        } else {
-            // AUTOINCREMENT's next id: past both the largest id ever used and the largest now.
-            let last: i64 = sqlx::query_scalar(
-                "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0), \
-                            COALESCE((SELECT max(id) FROM messages), 0))",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            (1..=new as i64).map(|k| last + k).collect()
-        };
-        let stored = plan.answers(outcomes, &ids);
-        let rows: Vec<&Message> = stored
-            .iter()
-            .filter(|s| !s.duplicate)
-            .map(|s| &*s.message)
-            .collect();
-        for chunk in rows.chunks(SQLITE_MAX_PARAMS / 7) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO messages (id, room, name, text, ts, cid, user_id) ",
-            );
-            q.push_values(chunk, |mut row, m| {
-                row.push_bind(m.id)
-                    .push_bind(m.room.as_str())
-                    .push_bind(m.name.as_str())
-                    .push_bind(m.text.as_str())
-                    .push_bind(m.ts)
-                    .push_bind(m.cid.as_deref())
-                    .push_bind(m.user_id.as_ref().map(UserId::as_str));
-            });
-            q.build().persistent(false).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(stored)
+        self.write(async |conn| insert_batch(conn, batch).await)
+            .await
     }
 
     async fn page(&self, room: &str, window: Window, limit: u32) -> Result<Page, StoreError> {
@@ -165,20 +141,23 @@ impl Backend for SqliteBackend {
 
     /// On the write connection: the read pool is read-only (this waits for a running batch).
     async fn setting_or_insert(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(name)
-        .bind(fresh)
-        .execute(&mut *tx)
-        .await?;
-        let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+        self.write(async |conn| {
+            let mut tx = conn.begin().await?;
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            )
             .bind(name)
-            .fetch_one(&mut *tx)
+            .bind(fresh)
+            .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(value)
+            let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(value)
+        })
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -190,4 +169,64 @@ impl Backend for SqliteBackend {
         self.read.close().await;
         self.write.close().await;
     }
+}
+
+async fn insert_batch(
+    conn: &mut sqlx::SqliteConnection,
+    batch: &[NewMessage],
+) -> Result<Vec<Stored>, StoreError> {
+    let plan = Plan::new(batch);
+    let mut tx = conn.begin().await?;
+    let mut existing = Vec::new();
+    for keys in plan.keys().chunks(SQLITE_MAX_PARAMS / 2) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {} FROM messages m JOIN (", sql::COLUMNS));
+        q.push_values(keys, |mut row, (room, cid)| {
+            row.push_bind(*room).push_bind(*cid);
+        });
+        q.push(") AS k ON m.room = k.column1 AND m.cid = k.column2");
+        let rows: Vec<MessageRow> = q
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await?;
+        existing.extend(rows.into_iter().map(Message::from));
+    }
+    let outcomes = plan.outcomes(existing);
+    let new = count_new(&outcomes);
+    let ids: Vec<i64> = if new == 0 {
+        Vec::new()
+    } else {
+        // AUTOINCREMENT's next id: past both the largest id ever used and the largest now.
+        let last: i64 = sqlx::query_scalar(
+            "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0), \
+                        COALESCE((SELECT max(id) FROM messages), 0))",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        (1..=new as i64).map(|k| last + k).collect()
+    };
+    let stored = plan.answers(outcomes, &ids);
+    let rows: Vec<&Message> = stored
+        .iter()
+        .filter(|s| !s.duplicate)
+        .map(|s| &*s.message)
+        .collect();
+    for chunk in rows.chunks(SQLITE_MAX_PARAMS / 7) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO messages (id, room, name, text, ts, cid, user_id) ",
+        );
+        q.push_values(chunk, |mut row, m| {
+            row.push_bind(m.id)
+                .push_bind(m.room.as_str())
+                .push_bind(m.name.as_str())
+                .push_bind(m.text.as_str())
+                .push_bind(m.ts)
+                .push_bind(m.cid.as_deref())
+                .push_bind(m.user_id.as_ref().map(UserId::as_str));
+        });
+        q.build().persistent(false).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(stored)
 }
