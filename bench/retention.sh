@@ -50,8 +50,8 @@ seed() { # store url
         INSERT INTO messages (room, name, text, ts) SELECT 'seed-' || (i % 10), 'seed', printf('%0100d', i), 1000 FROM n;" ;;
     postgres)
       psql -q "$PG" -c "INSERT INTO $SCHEMA.messages (room, name, text, ts)
-        SELECT 'seed-' || (i % 10), 'seed', lpad(i::text, 100, '0'), 1000 FROM generate_series(1, $ROWS) i;
-        VACUUM ANALYZE $SCHEMA.messages;" ;;
+        SELECT 'seed-' || (i % 10), 'seed', lpad(i::text, 100, '0'), 1000 FROM generate_series(1, $ROWS) i;" \
+        -c "VACUUM ANALYZE $SCHEMA.messages" ;;
   esac
 }
 
