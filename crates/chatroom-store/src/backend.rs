@@ -5,6 +5,7 @@
 
 use crate::memory::MemoryBackend;
 use crate::postgres::PgBackend;
+use crate::retention::{PurgeReport, RetentionPolicy};
 use crate::sqlite::SqliteBackend;
 use crate::{Page, StoreError};
 use chatroom_core::{Message, MessageId, NewMessage, UserId};
@@ -58,6 +59,14 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
         fresh: &[u8],
     ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
 
+    /// One purge round: removes what `policy` does not keep, at most `batch` rows per
+    /// transaction with a pause in between, and records each room's purged-through id.
+    fn purge(
+        &self,
+        policy: &RetentionPolicy,
+        batch: u32,
+    ) -> impl Future<Output = Result<PurgeReport, StoreError>> + Send;
+
     /// A cheap round trip to the database.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -98,6 +107,14 @@ impl Backend for AnyBackend {
         }
     }
 
+    async fn purge(&self, policy: &RetentionPolicy, batch: u32) -> Result<PurgeReport, StoreError> {
+        match self {
+            AnyBackend::Memory(b) => b.purge(policy, batch).await,
+            AnyBackend::Sqlite(b) => b.purge(policy, batch).await,
+            AnyBackend::Postgres(b) => b.purge(policy, batch).await,
+        }
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         match self {
             AnyBackend::Memory(b) => b.ping().await,
@@ -117,7 +134,14 @@ impl Backend for AnyBackend {
 
 /// Turns `limit + 1` fetched rows into a page of at most `limit`, oldest first. `rows` come
 /// newest first for `Latest`/`Before` and oldest first for `Since`, as the SQL reads them.
-pub(crate) fn into_page(mut rows: Vec<Message>, window: Window, limit: u32) -> Page {
+/// `purged`: the room's purged-through id, read AFTER the rows (so a purge between the two
+/// reads can only make `truncated` true needlessly, never hide a gap).
+pub(crate) fn into_page(
+    mut rows: Vec<Message>,
+    window: Window,
+    limit: u32,
+    purged: Option<MessageId>,
+) -> Page {
     let limit = limit as usize;
     let more = rows.len() > limit;
     rows.truncate(limit);
@@ -127,6 +151,7 @@ pub(crate) fn into_page(mut rows: Vec<Message>, window: Window, limit: u32) -> P
     Page {
         messages: rows,
         more,
+        truncated: crate::retention::truncated(window, more, purged),
     }
 }
 

@@ -35,9 +35,13 @@ mod batch;
 mod error;
 mod memory;
 mod postgres;
+mod retention;
 mod sqlite;
 
 pub use error::StoreError;
+pub use retention::{
+    DEFAULT_PURGE_BATCH, PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy,
+};
 
 use backend::{AnyBackend, Backend, Window};
 use batch::{Command, Counters};
@@ -81,6 +85,10 @@ pub struct Page {
     /// Whether more messages lie beyond this page in the direction read (older for
     /// `latest`/`before`, newer for `since`).
     pub more: bool,
+    /// Messages this window reached were removed by retention: for `since`, some with an id
+    /// above it are gone; for `latest`/`before`, this page ends at the oldest kept message and
+    /// older ones existed. False when nothing of the room was ever purged.
+    pub truncated: bool,
 }
 
 /// What the writer has done since `open` (for tests, metrics and the throughput example).
@@ -199,6 +207,25 @@ impl Store {
         let mut fresh = [0u8; SECRET_BYTES];
         getrandom::fill(&mut fresh).map_err(|e| StoreError::Random(e.to_string()))?;
         self.backend.setting_or_insert(name, &fresh).await
+    }
+
+    /// One purge round under `policy` (see [`RetentionPolicy`]): at most `batch` rows per
+    /// transaction, [`PURGE_PAUSE`] between transactions, space returned to the file system on
+    /// SQLite (incremental vacuum). On PostgreSQL the round holds the advisory lock
+    /// [`PURGE_LOCK_KEY`]; if another process holds it, nothing is done and the report says
+    /// `skipped`. A policy that keeps everything returns at once.
+    pub async fn purge(
+        &self,
+        policy: &RetentionPolicy,
+        batch: u32,
+    ) -> Result<PurgeReport, StoreError> {
+        if policy.keeps_everything() {
+            return Ok(PurgeReport::default());
+        }
+        let started = std::time::Instant::now();
+        let mut report = self.backend.purge(policy, batch.max(1)).await?;
+        report.duration = started.elapsed();
+        Ok(report)
     }
 
     /// Cheap liveness probe: the writer is running and the database answers.

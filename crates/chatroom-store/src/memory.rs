@@ -2,6 +2,7 @@
 //! rooms, `(room, cid)` de-duplication, all-or-nothing batches), no SQL and no persistence.
 
 use crate::backend::{Backend, Stored, Window};
+use crate::retention::{PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally, truncated};
 use crate::{Page, StoreError};
 use chatroom_core::{Message, MessageId, NewMessage};
 use std::collections::HashMap;
@@ -22,6 +23,47 @@ struct State {
     cids: HashMap<(String, String), Arc<Message>>,
     /// The `settings` table.
     settings: HashMap<String, Vec<u8>>,
+    /// The `purged` table: room -> highest purged id.
+    purged: HashMap<String, MessageId>,
+}
+
+impl State {
+    /// Removes up to `batch` messages `doomed` says go (oldest first, one room after another);
+    /// the removed `(room, id)`s.
+    fn remove(
+        &mut self,
+        batch: usize,
+        mut doomed: impl FnMut(&str, usize, &Message) -> bool,
+    ) -> Vec<(String, MessageId)> {
+        let mut out = Vec::new();
+        let mut names: Vec<String> = self.rooms.keys().cloned().collect();
+        names.sort();
+        for name in names {
+            let Some(all) = self.rooms.get_mut(&name) else {
+                continue;
+            };
+            let len = all.len();
+            let mut removed = Vec::new();
+            let mut index = 0;
+            all.retain(|m| {
+                let go = out.len() + removed.len() < batch && doomed(&name, len - index, m);
+                index += 1;
+                if go {
+                    removed.push(Arc::clone(m));
+                }
+                !go
+            });
+            for m in removed {
+                if let Some(cid) = &m.cid {
+                    self.cids.remove(&(m.room.clone(), cid.clone()));
+                }
+                let through = self.purged.entry(m.room.clone()).or_insert(m.id);
+                *through = (*through).max(m.id);
+                out.push((m.room.clone(), m.id));
+            }
+        }
+        out
+    }
 }
 
 impl MemoryBackend {
@@ -93,6 +135,7 @@ impl Backend for MemoryBackend {
         Ok(Page {
             messages: slice.iter().map(|m| Message::clone(m)).collect(),
             more,
+            truncated: truncated(window, more, state.purged.get(room).copied()),
         })
     }
 
@@ -103,6 +146,30 @@ impl Backend for MemoryBackend {
             .entry(name.to_owned())
             .or_insert_with(|| fresh.to_vec())
             .clone())
+    }
+
+    async fn purge(&self, policy: &RetentionPolicy, batch: u32) -> Result<PurgeReport, StoreError> {
+        let cutoff = policy.cutoff_ms();
+        let keep = policy
+            .per_room
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        let batch = usize::try_from(batch).unwrap_or(usize::MAX);
+        let mut tally = Tally::default();
+        loop {
+            // `newer`: how many messages of the room are this one or newer.
+            let rows = self.lock().remove(batch, |_, newer, m| {
+                cutoff.is_some_and(|c| m.ts < c) || keep.is_some_and(|k| newer > k)
+            });
+            if rows.is_empty() {
+                break;
+            }
+            tally.add(&rows);
+            if rows.len() < batch {
+                break;
+            }
+            tokio::time::sleep(PURGE_PAUSE).await;
+        }
+        Ok(tally.report())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

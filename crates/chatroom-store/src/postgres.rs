@@ -6,12 +6,21 @@
 //! missing and becomes the connections' only `search_path`, so the table and the migration
 //! bookkeeping live there (tests use one schema each). sqlx's own
 //! `options=-c%20search_path%3DNAME` works too, but then the schema must already exist.
+//!
+//! Retention: a purge round runs on one connection of the read pool (never the writer's, so
+//! appends do not wait for it; MVCC keeps deletes and inserts apart) holding the session
+//! advisory lock [`PURGE_LOCK_KEY`]: in a cluster one process purges, the others skip their
+//! round. That connection is closed after the round, so the lock can never outlive it.
+//! Space: deleted rows are reclaimed by autovacuum and reused by new rows (no VACUUM FULL).
 
 use crate::backend::{Backend, MessageRow, Plan, Stored, Window, count_new, into_page, sql};
 use crate::error::redact;
+use crate::retention::{self, PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
 use crate::{Page, StoreError};
 use chatroom_core::{Message, NewMessage, UserId};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{
+    PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres,
+};
 use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -22,6 +31,88 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a read or a batch waits for a connection at runtime before failing (`unavailable`).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 const READ_CONNECTIONS: u32 = 4;
+/// Records a batch's highest purged id of a room: $1 room, $2 id.
+const UPSERT_PURGED: &str = "INSERT INTO purged (room, through) VALUES ($1, $2) \
+     ON CONFLICT (room) DO UPDATE SET through = GREATEST(purged.through, excluded.through)";
+
+/// A purge batch's `DELETE ... RETURNING room, id`.
+type DeleteQuery<'q> = sqlx::query::QueryAs<'q, Postgres, (String, i64), PgArguments>;
+
+/// One purge transaction on `conn`: runs `delete`, records the rooms' purged-through ids,
+/// commits. The number of rows removed.
+async fn purge_batch(
+    conn: &mut PgConnection,
+    delete: DeleteQuery<'_>,
+    tally: &mut Tally,
+) -> Result<usize, StoreError> {
+    let mut tx = conn.begin().await?;
+    let rows: Vec<(String, i64)> = delete.fetch_all(&mut *tx).await?;
+    if rows.is_empty() {
+        tx.rollback().await?;
+        return Ok(0);
+    }
+    for (room, through) in tally.add(&rows) {
+        sqlx::query(UPSERT_PURGED)
+            .bind(room)
+            .bind(through)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len())
+}
+
+/// A purge round on `conn`, which holds the purge lock.
+async fn purge_locked(
+    conn: &mut PgConnection,
+    policy: &RetentionPolicy,
+    batch: u32,
+) -> Result<PurgeReport, StoreError> {
+    let mut tally = Tally::default();
+    let limit = i64::from(batch);
+    if let Some(cutoff) = policy.cutoff_ms() {
+        while purge_batch(
+            conn,
+            sqlx::query_as(retention::sql::DELETE_OLD)
+                .bind(cutoff)
+                .bind(limit),
+            &mut tally,
+        )
+        .await?
+            >= batch as usize
+        {
+            tokio::time::sleep(PURGE_PAUSE).await;
+        }
+    }
+    if let Some(keep) = policy.per_room {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let rooms: Vec<String> = sqlx::query_scalar(retention::sql::ROOMS)
+            .fetch_all(&mut *conn)
+            .await?;
+        for room in rooms {
+            let edge: Option<i64> = sqlx::query_scalar(retention::sql::PER_ROOM_EDGE)
+                .bind(&room)
+                .bind(keep)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let Some(edge) = edge else {
+                continue;
+            };
+            loop {
+                let q = sqlx::query_as(retention::sql::DELETE_PER_ROOM)
+                    .bind(room.clone())
+                    .bind(edge)
+                    .bind(limit);
+                let n = purge_batch(conn, q, &mut tally).await?;
+                tokio::time::sleep(PURGE_PAUSE).await;
+                if n < batch as usize {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(tally.report())
+}
 
 /// The writer's pool (one connection) and the read pool.
 #[derive(Clone)]
@@ -241,10 +332,15 @@ impl Backend for PgBackend {
             Window::Since(id) => sqlx::query_as(sql::SINCE).bind(room).bind(id).bind(fetch),
         };
         let rows: Vec<MessageRow> = query.fetch_all(&self.read).await?;
+        let purged: Option<i64> = sqlx::query_scalar(retention::sql::PURGED_THROUGH)
+            .bind(room)
+            .fetch_optional(&self.read)
+            .await?;
         Ok(into_page(
             rows.into_iter().map(Message::from).collect(),
             window,
             limit,
+            purged,
         ))
     }
 
@@ -263,6 +359,29 @@ impl Backend for PgBackend {
             .fetch_one(&self.read)
             .await?;
         Ok(value)
+    }
+
+    async fn purge(&self, policy: &RetentionPolicy, batch: u32) -> Result<PurgeReport, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        // Closed instead of returned to the pool, even if this future is dropped mid-round:
+        // the session, and with it the advisory lock, ends with the round.
+        conn.close_on_drop();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(PURGE_LOCK_KEY)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !locked {
+            return Ok(PurgeReport {
+                skipped: true,
+                ..PurgeReport::default()
+            });
+        }
+        let report = purge_locked(&mut conn, policy, batch).await?;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(PURGE_LOCK_KEY)
+            .execute(&mut *conn)
+            .await?;
+        Ok(report)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -5,14 +5,24 @@
 //! file (handed to the OS) before `append` returns, so an acknowledged message survives `kill -9`
 //! of the process; only an OS crash or power loss can lose the last transactions (fsync happens
 //! at checkpoints). `busy_timeout` covers other processes touching the file.
+//!
+//! Retention: new databases are created with `auto_vacuum=INCREMENTAL`, and the purge runs
+//! `PRAGMA incremental_vacuum(N)` after each batch, so the file shrinks as messages go. A
+//! database created before that (auto_vacuum NONE) keeps its size (freed pages are reused by
+//! new messages) until the operator converts it once, offline:
+//! `sqlite3 chatroom.db 'PRAGMA auto_vacuum=INCREMENTAL; VACUUM;'` — a VACUUM rewrites the
+//! whole file, which is why the server never does it by itself. Purge batches use the writer's
+//! one connection, so they take turns with append batches; no lock is needed because one
+//! process owns the file's writes (a second server on the same file is not supported).
 
 use crate::backend::{Backend, MessageRow, Plan, Stored, Window, count_new, into_page, sql};
 use crate::error::redact;
+use crate::retention::{self, PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
 use crate::{Page, StoreError};
 use chatroom_core::{Message, NewMessage, UserId};
 use sqlx::sqlite::{
-    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    Sqlite, SqliteArguments, SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Acquire, QueryBuilder};
 use std::str::FromStr;
@@ -23,6 +33,15 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_CONNECTIONS: u32 = 4;
 /// SQLite's limit on bound parameters per statement (since 3.32).
 const SQLITE_MAX_PARAMS: usize = 32766;
+/// Pages returned to the file system after each purge batch (4 MB at 4 KB pages: more than a
+/// batch of 1000 messages frees).
+const VACUUM_PAGES: u32 = 1000;
+/// Records a batch's highest purged id of a room: $1 room, $2 id.
+const UPSERT_PURGED: &str = "INSERT INTO purged (room, through) VALUES ($1, $2) \
+     ON CONFLICT (room) DO UPDATE SET through = max(through, excluded.through)";
+
+/// A purge batch's `DELETE ... RETURNING room, id`.
+type DeleteQuery<'q> = sqlx::query::QueryAs<'q, Sqlite, (String, i64), SqliteArguments<'q>>;
 
 /// The write pool (one connection) and the read pool.
 #[derive(Clone)]
@@ -51,6 +70,8 @@ pub(crate) async fn open(url: &str) -> Result<SqliteBackend, StoreError> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
+        // Takes effect when the file is created (see the module docs for older files).
+        .auto_vacuum(SqliteAutoVacuum::Incremental)
         .busy_timeout(BUSY_TIMEOUT);
     // One connection, kept forever: it is the writer's, and for `sqlite::memory:` it also keeps
     // the database alive.
@@ -111,6 +132,37 @@ impl SqliteBackend {
     }
 }
 
+impl SqliteBackend {
+    /// One purge transaction on the writer's connection: runs `delete`, records the rooms'
+    /// purged-through ids, commits, then returns freed pages to the file system. The number
+    /// of rows removed.
+    async fn purge_batch(
+        &self,
+        delete: DeleteQuery<'_>,
+        tally: &mut Tally,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let rows: Vec<(String, i64)> = delete.fetch_all(&mut *tx).await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        for (room, through) in tally.add(&rows) {
+            sqlx::query(UPSERT_PURGED)
+                .bind(room)
+                .bind(through)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        // A no-op on a database without auto_vacuum=INCREMENTAL.
+        sqlx::query(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))
+            .execute(&self.write)
+            .await?;
+        Ok(rows.len())
+    }
+}
+
 impl Backend for SqliteBackend {
     /// A few statements per batch: look up the batch's (room, cid) pairs, read the next free
     /// id, insert the new rows with explicit ids (multi-row VALUES, chunked under SQLite's bind
@@ -132,10 +184,15 @@ impl Backend for SqliteBackend {
             Window::Since(id) => sqlx::query_as(sql::SINCE).bind(room).bind(id).bind(fetch),
         };
         let rows: Vec<MessageRow> = query.fetch_all(&self.read).await?;
+        let purged: Option<i64> = sqlx::query_scalar(retention::sql::PURGED_THROUGH)
+            .bind(room)
+            .fetch_optional(&self.read)
+            .await?;
         Ok(into_page(
             rows.into_iter().map(Message::from).collect(),
             window,
             limit,
+            purged,
         ))
     }
 
@@ -158,6 +215,53 @@ impl Backend for SqliteBackend {
             Ok(value)
         })
         .await
+    }
+
+    async fn purge(&self, policy: &RetentionPolicy, batch: u32) -> Result<PurgeReport, StoreError> {
+        let mut tally = Tally::default();
+        let limit = i64::from(batch);
+        if let Some(cutoff) = policy.cutoff_ms() {
+            while self
+                .purge_batch(
+                    sqlx::query_as(retention::sql::DELETE_OLD)
+                        .bind(cutoff)
+                        .bind(limit),
+                    &mut tally,
+                )
+                .await?
+                >= batch as usize
+            {
+                tokio::time::sleep(PURGE_PAUSE).await;
+            }
+        }
+        if let Some(keep) = policy.per_room {
+            let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+            let rooms: Vec<String> = sqlx::query_scalar(retention::sql::ROOMS)
+                .fetch_all(&self.read)
+                .await?;
+            for room in rooms {
+                let edge: Option<i64> = sqlx::query_scalar(retention::sql::PER_ROOM_EDGE)
+                    .bind(&room)
+                    .bind(keep)
+                    .fetch_optional(&self.read)
+                    .await?;
+                let Some(edge) = edge else {
+                    continue;
+                };
+                loop {
+                    let q = sqlx::query_as(retention::sql::DELETE_PER_ROOM)
+                        .bind(room.as_str())
+                        .bind(edge)
+                        .bind(limit);
+                    let n = self.purge_batch(q, &mut tally).await?;
+                    tokio::time::sleep(PURGE_PAUSE).await;
+                    if n < batch as usize {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(tally.report())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -7,7 +7,7 @@
 //! proxy the test cuts and restores, and start-up errors.
 
 use chatroom_core::{Cid, Limits, Message, NewMessage, RoomName, UserId, UserName};
-use chatroom_store::{Feed, Store, StoreError};
+use chatroom_store::{Feed, PurgeReport, RetentionPolicy, Store, StoreError};
 use sqlx::Connection;
 use std::collections::HashSet;
 use std::future::Future;
@@ -241,6 +241,11 @@ suite!(
     user_id_round_trips,
     user_id_survives_batches_and_dedup,
     secrets_are_stable_and_per_name,
+    purge_by_age,
+    purge_per_room,
+    purge_by_age_and_per_room,
+    purge_keeps_everything_without_policy,
+    appends_during_purge_are_kept,
 );
 
 async fn ids_ascend_across_rooms(url: String) {
@@ -922,4 +927,318 @@ async fn unreachable_database_is_a_clear_error() {
     let e = open_err("sqlite:///nonexistent-dir-for-chatroom-tests/chat.db").await;
     assert!(matches!(e, StoreError::Connect { .. }), "{e:?}");
     assert!(e.to_string().contains("nonexistent-dir"), "{e}");
+}
+
+// ---------------------------------------------------------------- retention
+
+const DAY_MS: i64 = 86_400_000;
+
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    i64::try_from(since.as_millis()).expect("ms fit i64")
+}
+
+fn msg_at(room: &str, text: &str, cid: Option<&str>, ts: i64) -> NewMessage {
+    NewMessage {
+        ts,
+        ..msg(room, text, cid)
+    }
+}
+
+fn days(n: u64) -> Option<Duration> {
+    Some(Duration::from_secs(n * 86_400))
+}
+
+async fn purge(store: &Store, policy: RetentionPolicy, batch: u32) -> PurgeReport {
+    let report = store.purge(&policy, batch).await.expect("purge");
+    assert!(!report.skipped);
+    report
+}
+
+/// Appends `texts` to `room` at `ts`, each with cid = its text; their ids.
+async fn seed(store: &Store, room: &str, texts: &[&str], ts: i64) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for t in texts {
+        let a = store
+            .append(msg_at(room, t, Some(t), ts))
+            .await
+            .expect("append");
+        ids.push(a.message.id);
+    }
+    ids
+}
+
+async fn purge_by_age(url: String) {
+    let (store, _feed) = open(&url).await;
+    let old = now_ms() - 3 * DAY_MS;
+    let a_old = seed(&store, "a", &["a1", "a2", "a3"], old).await;
+    let b_old = seed(&store, "b", &["b1"], old).await;
+    let a_new = seed(&store, "a", &["a4", "a5"], now_ms()).await;
+    let c_new = seed(&store, "c", &["c1"], now_ms()).await;
+    // Nothing purged yet: never truncated.
+    let page = store.since(&room("a"), 0, 10).await.expect("since");
+    assert!(!page.truncated && page.messages.len() == 5);
+
+    let policy = RetentionPolicy {
+        max_age: days(1),
+        per_room: None,
+    };
+    // Batches of 2: 4 old rows take 2 full batches and an empty one.
+    let report = purge(&store, policy, 2).await;
+    assert_eq!((report.removed, report.rooms), (4, 2), "{report:?}");
+    assert!(report.batches >= 2, "{report:?}");
+    assert_eq!(purge(&store, policy, 2).await.removed, 0);
+
+    // What is left keeps its ids.
+    let page = store.latest(&room("a"), 10).await.expect("latest");
+    assert_eq!(ids(&page.messages), a_new);
+    assert!(page.truncated && !page.more);
+    let page = store.since(&room("a"), 0, 10).await.expect("since 0");
+    assert_eq!(ids(&page.messages), a_new);
+    assert!(page.truncated);
+    let page = store
+        .since(&room("a"), a_old[2], 10)
+        .await
+        .expect("since last purged");
+    assert_eq!(ids(&page.messages), a_new);
+    assert!(
+        !page.truncated,
+        "nothing after the last purged id is missing"
+    );
+    let page = store
+        .before(&room("a"), a_new[1], 10)
+        .await
+        .expect("before");
+    assert_eq!(ids(&page.messages), [a_new[0]]);
+    assert!(page.truncated);
+    let page = store
+        .before(&room("a"), a_new[1], 0)
+        .await
+        .expect("before, empty");
+    assert!(
+        page.more && !page.truncated,
+        "older kept ones remain: not yet truncated"
+    );
+    let page = store.latest(&room("b"), 10).await.expect("b");
+    assert!(page.messages.is_empty() && page.truncated);
+    let page = store
+        .since(&room("b"), b_old[0], 10)
+        .await
+        .expect("b since");
+    assert!(!page.truncated);
+    // A room that lost nothing is never truncated.
+    let page = store.since(&room("c"), 0, 10).await.expect("c");
+    assert_eq!(ids(&page.messages), c_new);
+    assert!(!page.truncated);
+
+    // cid: a kept message's retry returns the original; ids keep increasing.
+    let again = store
+        .append(msg_at("a", "other", Some("a4"), now_ms()))
+        .await
+        .expect("retry");
+    assert!(again.duplicate);
+    assert_eq!(again.message.id, a_new[0]);
+    assert_eq!(again.message.text, "a4");
+    let next = store
+        .append(msg_at("a", "a6", None, now_ms()))
+        .await
+        .expect("next");
+    assert!(next.message.id > c_new[0]);
+    store.close().await;
+}
+
+async fn purge_per_room(url: String) {
+    let (store, _feed) = open(&url).await;
+    let texts: Vec<String> = (0..25).map(|i| format!("m{i}")).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let a = seed(&store, "a", &texts, now_ms()).await;
+    let b = seed(&store, "b", &["b1", "b2"], now_ms()).await;
+    let policy = RetentionPolicy {
+        max_age: None,
+        per_room: Some(4),
+    };
+    let report = purge(&store, policy, 10).await;
+    assert_eq!((report.removed, report.rooms), (21, 1), "{report:?}");
+    assert!(report.batches >= 3, "{report:?}");
+    let page = store.latest(&room("a"), 50).await.expect("a");
+    assert_eq!(ids(&page.messages), a[21..]);
+    assert!(page.truncated);
+    let page = store.since(&room("a"), a[10], 50).await.expect("a since");
+    assert_eq!(ids(&page.messages), a[21..]);
+    assert!(page.truncated);
+    let page = store
+        .since(&room("a"), a[20], 50)
+        .await
+        .expect("a since edge");
+    assert!(!page.truncated);
+    let page = store.latest(&room("b"), 50).await.expect("b");
+    assert_eq!(ids(&page.messages), b);
+    assert!(!page.truncated);
+    // A purged message's cid is free again (documented): only kept ones de-duplicate.
+    let kept = store
+        .append(msg_at("a", "x", Some("m24"), now_ms()))
+        .await
+        .expect("kept");
+    assert!(kept.duplicate && kept.message.id == a[24]);
+    store.close().await;
+}
+
+async fn purge_by_age_and_per_room(url: String) {
+    let (store, _feed) = open(&url).await;
+    let old = seed(&store, "a", &["o1", "o2"], now_ms() - 10 * DAY_MS).await;
+    let fresh = seed(&store, "a", &["n1", "n2", "n3", "n4"], now_ms()).await;
+    let b = seed(&store, "b", &["b1"], now_ms() - 10 * DAY_MS).await;
+    let policy = RetentionPolicy {
+        max_age: days(7),
+        per_room: Some(3),
+    };
+    let report = purge(&store, policy, 1000).await;
+    assert_eq!((report.removed, report.rooms), (4, 2), "{report:?}");
+    let page = store.latest(&room("a"), 50).await.expect("a");
+    assert_eq!(ids(&page.messages), fresh[1..]);
+    assert!(page.truncated);
+    let page = store.since(&room("b"), b[0] - 1, 50).await.expect("b");
+    assert!(page.messages.is_empty() && page.truncated);
+    assert!(old[1] < fresh[0]);
+    store.close().await;
+}
+
+async fn purge_keeps_everything_without_policy(url: String) {
+    let (store, _feed) = open(&url).await;
+    seed(&store, "a", &["x", "y"], 1).await;
+    let report = purge(&store, RetentionPolicy::default(), 1000).await;
+    assert_eq!(report.removed, 0);
+    let page = store.latest(&room("a"), 50).await.expect("a");
+    assert_eq!(page.messages.len(), 2);
+    assert!(!page.truncated);
+    store.close().await;
+}
+
+/// Appends acknowledged while a purge of many batches runs are all there afterwards, with
+/// their ids, and only the old messages went.
+async fn appends_during_purge_are_kept(url: String) {
+    let (store, _feed) = open(&url).await;
+    let old = now_ms() - 5 * DAY_MS;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..2000 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            store
+                .append(msg_at("r", &format!("old{i}"), None, old))
+                .await
+        });
+    }
+    let mut olds = Vec::new();
+    while let Some(a) = tasks.join_next().await {
+        olds.push(a.expect("task").expect("append").message.id);
+    }
+    let policy = RetentionPolicy {
+        max_age: days(1),
+        per_room: None,
+    };
+    let purger = {
+        let store = store.clone();
+        tokio::spawn(async move { store.purge(&policy, 50).await })
+    };
+    let mut acked = Vec::new();
+    for i in 0..200 {
+        let a = store
+            .append(msg_at(
+                "r",
+                &format!("new{i}"),
+                Some(&format!("n{i}")),
+                now_ms(),
+            ))
+            .await
+            .expect("append during purge");
+        acked.push(a.message.id);
+    }
+    let report = purger.await.expect("purge task").expect("purge");
+    let report = PurgeReport {
+        removed: report.removed + store.purge(&policy, 50).await.expect("again").removed,
+        ..report
+    };
+    assert_eq!(report.removed, 2000);
+    let page = store.since(&room("r"), 0, 1000).await.expect("since");
+    assert_eq!(ids(&page.messages), acked);
+    assert!(page.truncated);
+    assert!(olds.iter().max() < acked.first());
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_purge_returns_space_to_the_file_system() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("chat.db");
+    let url = format!("sqlite://{}", path.display());
+    let (store, _feed) = open(&url).await;
+    let text = "x".repeat(2000);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..3000 {
+        let (store, text) = (store.clone(), text.clone());
+        tasks.spawn(async move { store.append(msg_at("big", &text, None, 1)).await });
+    }
+    while let Some(a) = tasks.join_next().await {
+        a.expect("task").expect("append");
+    }
+    let pages = |url: String| async move {
+        let mut conn = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("connect");
+        let count: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut conn)
+            .await
+            .expect("page_count");
+        let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&mut conn)
+            .await
+            .expect("auto_vacuum");
+        (count, mode)
+    };
+    let (before, mode) = pages(url.clone()).await;
+    assert_eq!(
+        mode, 2,
+        "new databases are created with auto_vacuum=INCREMENTAL"
+    );
+    let policy = RetentionPolicy {
+        max_age: days(1),
+        per_room: None,
+    };
+    assert_eq!(purge(&store, policy, 1000).await.removed, 3000);
+    let (after, _) = pages(url.clone()).await;
+    assert!(after * 4 < before, "pages {before} -> {after}");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_purge_skips_while_another_process_purges() {
+    let Some(db) = test_db(Kind::Postgres).await else {
+        return;
+    };
+    let (store, _feed) = open(&db.url).await;
+    seed(&store, "a", &["x"], 1).await;
+    let mut other = sqlx::PgConnection::connect(&pg_base_url())
+        .await
+        .expect("connect");
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(chatroom_store::PURGE_LOCK_KEY)
+        .fetch_one(&mut other)
+        .await
+        .expect("lock");
+    assert!(locked);
+    let policy = RetentionPolicy {
+        max_age: days(1),
+        per_room: None,
+    };
+    let report = store.purge(&policy, 1000).await.expect("purge");
+    assert!(report.skipped && report.removed == 0, "{report:?}");
+    assert_eq!(
+        store.latest(&room("a"), 5).await.expect("a").messages.len(),
+        1
+    );
+    other.close().await.expect("close, unlocking");
+    assert_eq!(purge(&store, policy, 1000).await.removed, 1);
+    store.close().await;
 }

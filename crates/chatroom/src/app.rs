@@ -47,6 +47,8 @@ pub struct Stats {
     pub slow_disconnects: AtomicU64,
     /// Messages handed to client queues.
     pub deliveries: AtomicU64,
+    /// Messages removed by the retention purge since start.
+    pub purged: AtomicU64,
 }
 
 impl Stats {

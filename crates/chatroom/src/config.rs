@@ -5,6 +5,7 @@
 
 pub mod limits;
 
+use chatroom_store::RetentionPolicy;
 use clap::Parser;
 use limits::{
     AllowedOrigins, CountSetting, LimitSettings, Limits, LimitsSwitch, LogFormat, TrustedProxies,
@@ -35,6 +36,10 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rooms with more members than this get member counts instead of every join and leave.
 pub const DEFAULT_PRESENCE_CROWD: u32 = 100;
+/// Time between two retention purges (the first runs at start).
+pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+/// Largest `--retention-days` (100 years).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
 /// Command-line interface of the `chatroom` binary.
 #[derive(Debug, Default, Parser)]
@@ -131,6 +136,15 @@ pub struct Cli {
     /// Log format: `text` (colours only on a terminal) or `json` (one object per line) [default: text]
     #[arg(long, env = "CHATROOM_LOG_FORMAT", value_name = "text|json")]
     pub log_format: Option<LogFormat>,
+    /// Remove messages older than this many days (purged at start and every minute) [default: keep all]
+    #[arg(long, env = "CHATROOM_RETENTION_DAYS", value_name = "DAYS")]
+    pub retention_days: Option<u32>,
+    /// Keep at most this many newest messages per room (purged at start and every minute) [default: keep all]
+    #[arg(long, env = "CHATROOM_RETENTION_PER_ROOM", value_name = "N")]
+    pub retention_per_room: Option<u64>,
+    /// Time between retention purges; for tests (hidden) [default: 60s]
+    #[arg(long, env = "CHATROOM_RETENTION_INTERVAL", value_name = "DURATION", value_parser = parse_duration, hide = true)]
+    pub retention_interval: Option<Duration>,
     /// TOML file with any of the settings above; keys are the flag names with `_` for `-` (e.g. rate_limit, max_rooms)
     #[arg(long, env = "CHATROOM_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -165,6 +179,9 @@ struct FileConfig {
     trust_proxy: Option<String>,
     allowed_origins: Option<String>,
     log_format: Option<String>,
+    retention_days: Option<u32>,
+    retention_per_room: Option<u64>,
+    retention_interval: Option<String>,
 }
 
 /// A per-connection token bucket: `per_second` sustained, `burst` at once.
@@ -264,6 +281,10 @@ pub struct Config {
     pub allowed_origins: AllowedOrigins,
     /// Log line format.
     pub log_format: LogFormat,
+    /// What the retention purge removes (`keeps_everything()`: no purge runs).
+    pub retention: RetentionPolicy,
+    /// Time between two purges (hidden `--retention-interval`, for tests).
+    pub retention_interval: Duration,
 }
 
 impl Config {
@@ -335,7 +356,32 @@ impl Config {
         };
         let limits_off = matches!(cli.limits.or(file_limits.switch), Some(LimitsSwitch::Off));
         let duration = |key, v: Option<&str>| file_value(key, v, parse_duration);
+        let retention_days = cli.retention_days.or(file.retention_days);
+        if retention_days.is_some_and(|d| !(1..=MAX_RETENTION_DAYS).contains(&d)) {
+            return Err(ConfigError::Invalid {
+                setting: "--retention-days",
+                message: format!("must be 1..={MAX_RETENTION_DAYS}"),
+            });
+        }
+        let retention_per_room = cli.retention_per_room.or(file.retention_per_room);
+        if retention_per_room == Some(0) {
+            return Err(ConfigError::Invalid {
+                setting: "--retention-per-room",
+                message: "must be at least 1".into(),
+            });
+        }
         let config = Config {
+            retention: RetentionPolicy {
+                max_age: retention_days.map(|d| Duration::from_secs(u64::from(d) * 86_400)),
+                per_room: retention_per_room,
+            },
+            retention_interval: cli
+                .retention_interval
+                .or(duration(
+                    "retention_interval",
+                    file.retention_interval.as_deref(),
+                )?)
+                .unwrap_or(DEFAULT_RETENTION_INTERVAL),
             max_connections: cli.max_connections.or(file.max_connections),
             limits: flag_limits.merge(file_limits),
             presence_crowd: cli
@@ -448,6 +494,7 @@ impl Config {
             ("--header-read-timeout", self.header_read_timeout),
             ("--idle-timeout", self.idle_timeout),
             ("--connect-timeout", self.connect_timeout),
+            ("--retention-interval", self.retention_interval),
         ] {
             if !(Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&value) {
                 return Err(ConfigError::Invalid {
@@ -478,6 +525,8 @@ impl Config {
             trust_proxy: TrustedProxies::default(),
             allowed_origins: AllowedOrigins::default(),
             log_format: LogFormat::Text,
+            retention: RetentionPolicy::default(),
+            retention_interval: DEFAULT_RETENTION_INTERVAL,
         }
     }
 }
@@ -580,6 +629,60 @@ mod tests {
             &["--presence-crowd", "0"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn retention_from_flags_file_and_defaults() {
+        let c = parse(&[]).unwrap();
+        assert!(c.retention.keeps_everything());
+        assert_eq!(c.retention_interval, DEFAULT_RETENTION_INTERVAL);
+        let c = parse(&["--retention-days", "30"]).unwrap();
+        assert_eq!(c.retention.max_age, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(c.retention.per_room, None);
+        let c = parse(&["--retention-per-room", "500"]).unwrap();
+        assert_eq!(
+            (c.retention.max_age, c.retention.per_room),
+            (None, Some(500))
+        );
+        let c = parse(&[
+            "--retention-days",
+            "1",
+            "--retention-per-room",
+            "2",
+            "--retention-interval",
+            "250ms",
+        ])
+        .unwrap();
+        assert_eq!(c.retention.max_age, Some(Duration::from_secs(86_400)));
+        assert_eq!(c.retention.per_room, Some(2));
+        assert_eq!(c.retention_interval, Duration::from_millis(250));
+        let c = Config::from_toml(
+            "retention_days = 7\nretention_per_room = 100\nretention_interval = \"5s\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.retention.max_age, Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(c.retention.per_room, Some(100));
+        assert_eq!(c.retention_interval, Duration::from_secs(5));
+        for bad in [
+            &["--retention-days", "0"][..],
+            &["--retention-days", "-1"],
+            &["--retention-days", "36501"],
+            &["--retention-days", "ten"],
+            &["--retention-per-room", "0"],
+            &["--retention-per-room", "x"],
+            &["--retention-interval", "1ns"],
+            &["--retention-interval", "2h"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        for bad in [
+            "retention_days = 0\n",
+            "retention_per_room = 0\n",
+            "retention_days = \"7\"\n",
+            "retention_interval = \"soon\"\n",
+        ] {
+            assert!(Config::from_toml(bad).is_err(), "{bad}");
         }
     }
 

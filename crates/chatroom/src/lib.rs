@@ -14,6 +14,7 @@
 //! - [`logging`]: tracing setup (text without colours off a terminal, or JSON lines).
 //! - [`refusal`]: rate-limited logging of every refused input.
 //! - [`protocol`]: event names and payload shapes (docs/PROTOCOL.md).
+//! - [`retention`]: the purge loop of `--retention-days` / `--retention-per-room`.
 //! - [`shutdown`]: SIGINT/SIGTERM and the drain order.
 
 pub mod app;
@@ -25,6 +26,7 @@ pub mod logging;
 pub mod net;
 pub mod protocol;
 pub mod refusal;
+pub mod retention;
 pub mod shutdown;
 pub mod socket;
 
@@ -123,6 +125,7 @@ impl Server {
         socket::register(&io);
         let deliver = tokio::spawn(socket::deliver::run(io.clone(), app.clone(), feed));
         let crowd = tokio::spawn(socket::crowd::run(io.clone(), app.clone()));
+        let purge = tokio::spawn(retention::run(app.clone()));
         let guard = net::guard::Guard::new(config);
         let router =
             http::with_safety_headers(http::router(app.clone()).fallback_service(sio).layer(
@@ -149,6 +152,9 @@ impl Server {
                 tracing::warn!("clients did not close within {SHUTDOWN_GRACE:?}; exiting anyway");
             }
         }
+        // Before closing the store: a round in progress holds a connection the close waits for.
+        purge.abort();
+        let _ = purge.await;
         app.store.close().await;
         deliver.abort();
         crowd.abort();

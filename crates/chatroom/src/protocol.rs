@@ -157,6 +157,9 @@ pub struct Joined {
     pub messages: Vec<Message>,
     /// Whether more exist (older without `since`, newer with it).
     pub more: bool,
+    /// Retention removed messages this answer would otherwise hold: with `since`, some after
+    /// it are gone; without, these are the oldest kept and older ones existed.
+    pub truncated: bool,
 }
 
 /// `send` answer.
@@ -173,6 +176,9 @@ pub struct HistoryPage {
     pub messages: Vec<Message>,
     /// Whether older ones exist.
     pub more: bool,
+    /// This page ends at the oldest kept message and older ones were removed by retention
+    /// (always with `more: false`).
+    pub truncated: bool,
 }
 
 /// `rooms` answer entry.

@@ -15,6 +15,8 @@ use std::sync::atomic::Ordering;
 /// does not (the server keeps serving; sends are answered `unavailable`). Gauges: `tasks` (alive
 /// tokio tasks), `open_fds` (null where /proc is missing), `rooms` (non-empty rooms) and
 /// `presence_connections` (memberships summed over rooms: every v1 client is in the lobby).
+/// Counters: `deliveries`, `slow_disconnects`, `refusals`, and `purged` (messages removed by
+/// the retention purge since start; it stands in for a metric until `/metrics` exists).
 pub async fn healthz(State(app): State<App>) -> impl IntoResponse {
     let store_ok = app.store.ping().await.is_ok();
     let (rooms, presence_connections) = {
@@ -26,6 +28,7 @@ pub async fn healthz(State(app): State<App>) -> impl IntoResponse {
         "store": if store_ok { "ok" } else { "unavailable" },
         "deliveries": app.stats.deliveries.load(Ordering::Relaxed),
         "slow_disconnects": app.stats.slow_disconnects.load(Ordering::Relaxed),
+        "purged": app.stats.purged.load(Ordering::Relaxed),
         "connections": app.connections.open(),
         "max_connections": app.connections.max(),
         "refusals": crate::refusal::total(),

@@ -42,5 +42,6 @@ async fn history(
     Ok(HistoryPage {
         messages: page.messages,
         more: page.more,
+        truncated: page.truncated,
     })
 }

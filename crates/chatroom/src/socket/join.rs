@@ -63,5 +63,6 @@ async fn join(cx: &Connection, data: Option<serde_json::Value>) -> Result<Joined
         room: room.as_str().to_owned(),
         messages: page.messages,
         more: page.more,
+        truncated: page.truncated,
     })
 }
