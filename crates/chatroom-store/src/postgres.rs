@@ -9,8 +9,8 @@
 //!
 //! Retention: a purge round runs on one connection of the read pool (never the writer's, so
 //! appends do not wait for it; MVCC keeps deletes and inserts apart) holding the session
-//! advisory lock [`PURGE_LOCK_KEY`]: in a cluster one process purges, the others skip their
-//! round. That connection is closed after the round, so the lock can never outlive it.
+//! advisory lock ([`PURGE_LOCK_KEY`], hash of the schema): in a cluster one process purges, the
+//! others skip their round. That connection is closed after the round, so the lock can never outlive it.
 //! Space: deleted rows are reclaimed by autovacuum and reused by new rows (no VACUUM FULL).
 
 use crate::backend::{Backend, MessageRow, Plan, Stored, Window, count_new, into_page, sql};
@@ -366,10 +366,11 @@ impl Backend for PgBackend {
         // Closed instead of returned to the pool, even if this future is dropped mid-round:
         // the session, and with it the advisory lock, ends with the round.
         conn.close_on_drop();
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(PURGE_LOCK_KEY)
-            .fetch_one(&mut *conn)
-            .await?;
+        let locked: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext(current_schema()))")
+                .bind(PURGE_LOCK_KEY)
+                .fetch_one(&mut *conn)
+                .await?;
         if !locked {
             return Ok(PurgeReport {
                 skipped: true,
@@ -377,7 +378,7 @@ impl Backend for PgBackend {
             });
         }
         let report = purge_locked(&mut conn, policy, batch).await?;
-        sqlx::query("SELECT pg_advisory_unlock($1)")
+        sqlx::query("SELECT pg_advisory_unlock($1, hashtext(current_schema()))")
             .bind(PURGE_LOCK_KEY)
             .execute(&mut *conn)
             .await?;

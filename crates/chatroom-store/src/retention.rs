@@ -18,9 +18,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const DEFAULT_PURGE_BATCH: u32 = 1000;
 /// Pause between two purge transactions, so queued appends and reads run in between.
 pub const PURGE_PAUSE: Duration = Duration::from_millis(10);
-/// PostgreSQL advisory lock key held for a whole purge round: one purge at a time per database
-/// (other processes skip their round while it is held). ASCII "chatpurg".
-pub const PURGE_LOCK_KEY: i64 = 0x6368_6174_7075_7267;
+/// PostgreSQL advisory lock held for a whole purge round: `(PURGE_LOCK_KEY,
+/// hashtext(current_schema()))`, so one purge at a time per store — the nodes of one cluster
+/// share a schema and take turns, stores in other schemas of the same database do not wait
+/// for each other. ASCII "prg!".
+pub const PURGE_LOCK_KEY: i32 = 0x7072_6721;
 
 /// What to keep. Both limits apply when both are set; neither means keep everything.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1219,11 +1219,20 @@ async fn postgres_purge_skips_while_another_process_purges() {
     };
     let (store, _feed) = open(&db.url).await;
     seed(&store, "a", &["x"], 1).await;
+    // Another node of the same store: same database, same schema.
+    let schema = db
+        .url
+        .split("schema=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .expect("a schema per test")
+        .to_owned();
     let mut other = sqlx::PgConnection::connect(&pg_base_url())
         .await
         .expect("connect");
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
         .bind(chatroom_store::PURGE_LOCK_KEY)
+        .bind(&schema)
         .fetch_one(&mut other)
         .await
         .expect("lock");
