@@ -50,10 +50,11 @@ fn main() -> ExitCode {
             Err(e) => return fail(&format!("cannot bind {addr}: {e}"), 1),
         };
         let bound = listener.local_addr().unwrap_or(addr);
+        let stop = shutdown::signal(); // before the line below: a SIGTERM right after it is clean
         println!("listening on http://{bound}");
         let _ = std::io::stdout().flush(); // harnesses read this line; nothing to do if closed
         tracing::info!(%bound, "chatroom listening");
-        match server.serve(listener, shutdown::signal()).await {
+        match server.serve(listener, stop).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e, 1),
         }

@@ -107,6 +107,19 @@ fn signal(child: &Child, sig: &str) {
     assert!(status.success());
 }
 
+#[test]
+fn sigterm_right_after_the_listening_line_is_a_clean_shutdown() {
+    // The handler used to be installed on the first poll of the shutdown future, after the
+    // line was printed: a SIGTERM in between killed the process with the default action.
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = start(&format!("sqlite://{}/t.db", dir.path().display()), 0);
+        signal(&server.child, "-TERM");
+        let status = server.child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_closes_clients_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
