@@ -135,9 +135,10 @@ fn now_ms() -> i64 {
 /// their ids.
 async fn seed(url: &str, room: &str, prefix: &str, n: usize, ts: i64) -> Vec<i64> {
     let (store, _feed) = Store::open(url).await.expect("open store");
-    let mut tasks = tokio::task::JoinSet::new();
+    // One after another: `ids[i]` is the message with text and cid `{prefix}{i}` (concurrent
+    // appends may commit in any order, which made the cid-retry check flaky).
+    let mut ids = Vec::new();
     for i in 0..n {
-        let store = store.clone();
         let new = NewMessage::new(
             RoomName::new(room).expect("room"),
             UserName::new("seed").expect("name"),
@@ -147,13 +148,8 @@ async fn seed(url: &str, room: &str, prefix: &str, n: usize, ts: i64) -> Vec<i64
             ts,
         )
         .expect("message");
-        tasks.spawn(async move { store.append(new).await });
+        ids.push(store.append(new).await.expect("append").message.id);
     }
-    let mut ids = Vec::new();
-    while let Some(a) = tasks.join_next().await {
-        ids.push(a.expect("task").expect("append").message.id);
-    }
-    ids.sort_unstable();
     store.close().await;
     ids
 }
