@@ -314,8 +314,27 @@ test('two pages through nginx, WebSocket and polling-only, survive kill -9 of th
         assert.equal(await page.locator('#message-list li.pending').count(), 0, 'nothing left pending');
       }
       assert.deepEqual(await renderedIds(ws.page), await renderedIds(poll.page), 'both pages show the same messages');
-      await victim.page.screenshot({ path: path.join(screenshotDir, `cluster-${round + 1}-${victimKey}-page-after-kill.png`) });
-      await other.page.screenshot({ path: path.join(screenshotDir, `cluster-${round + 1}-${otherKey}-page-meanwhile.png`) });
+
+      // As the user sees it right after coming back (member lists may still show the dead node's
+      // connection: the bound below).
+      await victim.page.screenshot({ path: path.join(screenshotDir, `cluster-${round + 1}-${victimKey}-page-reconnected.png`) });
+
+      // Within the documented bound (10 s after the kill) the dead node's connection is gone from
+      // every member list and the reconnected user is in it: both pages list exactly the two users.
+      for (const { page } of [ws, poll]) {
+        const left = Math.max(1000, killedAt + 15_000 - Date.now());
+        await page.waitForFunction(() => {
+          const names = [...document.querySelectorAll('#member-list [data-name]')].map((e) => e.dataset.name).sort();
+          return names.join(',') === 'pollard,sockette' && document.getElementById('room-sub').textContent === '2 members'
+            && !document.querySelector('#member-list .member-more');
+        }, null, { timeout: left }).catch(async () => {
+          const shown = await page.evaluate(() => `${document.getElementById('member-list').innerText.replace(/\n/g, ' | ')} (${document.getElementById('room-sub').textContent})`);
+          assert.fail(`member list 15 s after the kill: ${shown}`);
+        });
+      }
+      process.stderr.write(`# round ${round}: member lists right ${Date.now() - killedAt} ms after the kill\n`);
+      await victim.page.screenshot({ path: path.join(screenshotDir, `cluster-${round + 1}-${victimKey}-page-settled.png`) });
+      await other.page.screenshot({ path: path.join(screenshotDir, `cluster-${round + 1}-${otherKey}-page-settled.png`) });
     }
 
     // Polling stickiness held for every session, the ones after the failovers included.
