@@ -13,11 +13,11 @@ need_apt=()
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
 dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_apt+=(fonts-noto-color-emoji)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
-# nginx in front of a cluster (deploy/nginx.conf); the browser cluster test runs its own copy.
-[ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 # The server's allocator (tikv-jemalloc-sys) compiles jemalloc's C: a C compiler and make.
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+# nginx in front of a cluster (deploy/nginx.conf); the browser cluster test runs its own copy.
+[ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
