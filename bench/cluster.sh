@@ -8,23 +8,28 @@
 #
 # Two loads, both v1 in one room (`lobby`), clients round-robin over the nodes:
 #   throughput: SENDERS senders with WINDOW messages in flight each, RECEIVERS receivers: deliveries/s
-#   latency:    a fixed RATE msg/s in total to RECEIVERS receivers: p50/p99, and for the cluster
-#               cross-node (sender and receiver on different nodes) next to same-node
+#   latency:    a fixed RATE msg/s in total to LAT_RECEIVERS receivers (well below saturation):
+#               p50/p99, and for the cluster cross-node (sender and receiver on different nodes)
+#               next to same-node
 # Baseline "one node" = one chatroom on the same PostgreSQL without --redis (today's single-node
 # deployment on PostgreSQL). Results: bench/results/cluster-<time>.jsonl, then a table of medians.
 #
 # Environment: CHATROOM_BIN / CHATROOM_BENCH_BIN (default: release builds, built here), REPS,
-# DURATION (s of sending, default 10), RECEIVERS (200), SENDERS (10), WINDOW (1), RATE (100),
-# NODES (3), BENCH_PG, BENCH_REDIS (see bench/lib.sh).
+# DURATION (s of sending, default 10), DRAIN (s to wait for the last deliveries, 10),
+# RECEIVERS (200), SENDERS (10), WINDOW (1), RATE (50), LAT_RECEIVERS (100), NODES (3),
+# BENCH_PG, BENCH_REDIS (see bench/lib.sh). Each record carries the 1-minute load average at its
+# start (`load`): on a shared machine, compare runs taken under similar load only.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 REPS=${REPS:-3}
 DURATION=${DURATION:-10}
+DRAIN=${DRAIN:-10}
 RECEIVERS=${RECEIVERS:-200}
 SENDERS=${SENDERS:-10}
 WINDOW=${WINDOW:-1}
-RATE=${RATE:-100}
+RATE=${RATE:-50}
+LAT_RECEIVERS=${LAT_RECEIVERS:-100}
 NODES=${NODES:-3}
 
 if [ -z "${CHATROOM_BIN:-}" ] || [ -z "${CHATROOM_BENCH_BIN:-}" ]; then
@@ -45,11 +50,13 @@ run() {
   local label=$1 n=$2 mode=$3
   start_cluster "$n" "sizing_$label" "$mode"
   local common=(--url "$CLUSTER_URLS" --pid "$CLUSTER_PIDS" --target "$label" --quiet --check
-    --out "$OUT" --label "server_rev=$rev" --label "load=$(cut -d' ' -f1 /proc/loadavg)")
+    --duration "$DURATION" --drain "$DRAIN" --out "$OUT" --label "server_rev=$rev")
   "$BENCH" fanout --protocol v1 --receivers "$RECEIVERS" --senders "$SENDERS" --window "$WINDOW" \
-    --duration "$DURATION" --case throughput "${common[@]}" >/dev/null || echo "(check failed: see above)"
-  "$BENCH" fanout --protocol v1 --receivers "$RECEIVERS" --senders "$SENDERS" --rate "$RATE" \
-    --duration "$DURATION" --case latency "${common[@]}" >/dev/null || echo "(check failed: see above)"
+    --case throughput "${common[@]}" --label "load=$(cut -d' ' -f1 /proc/loadavg)" >/dev/null \
+    || echo "(check failed: see above)"
+  "$BENCH" fanout --protocol v1 --receivers "$LAT_RECEIVERS" --senders "$SENDERS" --rate "$RATE" \
+    --case latency "${common[@]}" --label "load=$(cut -d' ' -f1 /proc/loadavg)" >/dev/null \
+    || echo "(check failed: see above)"
   stop_cluster
 }
 
@@ -97,6 +104,9 @@ print(f"| latency run: deliveries/s (offered rate × receivers) | {f(rate_s, 0)}
 bad = [(r["target"], r["case"]) for r in recs if r.get("lost") or r.get("duplicates") or r.get("order_violations") or r.get("acks_failed") or r.get("ack_timeouts")]
 cpu = lambda t: f(med(t, "throughput", ["server_cpu_pct"]), 0)
 gen = lambda t: f(med(t, "throughput", ["gen_cpu_pct"]), 0)
-print(f"\nserver CPU % in the throughput run (all nodes): one node {cpu('single')}, cluster {cpu('cluster')}; generator {gen('single')} / {gen('cluster')}")
+loads = [float(r["load"]) for r in recs if "load" in r]
+if loads:
+    print(f"\n1-minute load average at the runs' start: {min(loads):.1f}–{max(loads):.1f} (2 cores)")
+print(f"server CPU % in the throughput run (all nodes): one node {cpu('single')}, cluster {cpu('cluster')}; generator {gen('single')} / {gen('cluster')}")
 print("runs with losses, duplicates, reordering or failed acks:", bad or "none")
 PY
