@@ -175,11 +175,7 @@ impl<'a> Plan<'a> {
                     }
                 }
                 Outcome::Repeat(first) => Stored {
-                    // As reading it back would give it: `from_seed` is not stored.
-                    message: Arc::new(Message {
-                        from_seed: false,
-                        ..Message::clone(&out[first].message)
-                    }),
+                    message: Arc::clone(&out[first].message),
                     duplicate: true,
                 },
             };

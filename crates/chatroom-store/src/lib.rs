@@ -59,7 +59,17 @@ pub const SECRET_BYTES: usize = 32;
 pub const FEED_CAPACITY: usize = 1024;
 
 /// The committed feed: each item is one committed batch's new messages, ascending by id.
-pub type Feed = mpsc::Receiver<Vec<Arc<Message>>>;
+pub type Feed = mpsc::Receiver<Vec<Committed>>;
+
+/// One newly stored message on the committed feed, with what only live delivery needs.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The message as stored (and as reading it back gives it).
+    pub message: Arc<Message>,
+    /// Copied from [`NewMessage::from_seed`]: seed clients get the text unchanged. Not stored,
+    /// so it travels here rather than on [`Message`].
+    pub from_seed: bool,
+}
 
 /// A cheap, cloneable handle: a channel to the one writer task, and the read pool.
 #[derive(Clone)]

@@ -95,11 +95,7 @@ impl Backend for MemoryBackend {
         let stored = plan.answers(outcomes, &ids);
         // Nothing above can fail once the lock is held, so the state is updated all at once.
         for new in stored.iter().filter(|s| !s.duplicate) {
-            // What reading it back gives, as from a database: `from_seed` is not stored.
-            let kept = Arc::new(Message {
-                from_seed: false,
-                ..Message::clone(&new.message)
-            });
+            let kept = Arc::clone(&new.message);
             if let Some(cid) = &kept.cid {
                 state
                     .cids

@@ -28,7 +28,6 @@ impl From<MessageRow> for Message {
             // Only validated ids are written; one that no longer validates (rules tightened
             // later) is shown without attribution rather than failing the whole page.
             user_id: r.user_id.and_then(|u| UserId::try_from(u).ok()),
-            from_seed: false,
         }
     }
 }

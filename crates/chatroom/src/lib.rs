@@ -31,17 +31,14 @@ pub mod shutdown;
 pub mod socket;
 
 use app::App;
-use chatroom_core::Message;
-use chatroom_store::{Store, StoreError};
+use chatroom_store::{Feed, Store, StoreError};
 use config::Config;
 use http::page::{Page, PageError};
 use identity::IdentityKeys;
 use socketioxide::SocketIo;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc::Receiver;
 
 /// How long clients get to close after a shutdown signal before the process exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -85,7 +82,7 @@ pub enum ServerError {
 /// A server whose store is open and page rendered, ready to serve on a listener.
 pub struct Server {
     app: App,
-    feed: Receiver<Vec<Arc<Message>>>,
+    feed: Feed,
 }
 
 impl Server {

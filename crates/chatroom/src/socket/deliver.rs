@@ -7,18 +7,17 @@ use crate::app::{App, Stats};
 use crate::protocol::{CHAT_MESSAGE, out};
 use crate::socket::session::SessionRef;
 use chatroom_core::{LOBBY, Message};
+use chatroom_store::{Committed, Feed};
 use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError, SocketIo};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::Receiver;
 
 /// Runs until the store closes its feed.
-pub async fn run(io: SocketIo, app: App, mut feed: Receiver<Vec<Arc<Message>>>) {
+pub async fn run(io: SocketIo, app: App, mut feed: Feed) {
     while let Some(batch) = feed.recv().await {
-        for message in &batch {
-            deliver(&io, &app, message);
+        for committed in &batch {
+            deliver(&io, &app, committed);
         }
     }
 }
@@ -31,7 +30,7 @@ struct Encoded {
     seed: Option<String>,
 }
 
-fn encode(message: &Message) -> Option<Encoded> {
+fn encode(message: &Message, from_seed: bool) -> Option<Encoded> {
     let v1 = match serde_json::value::to_raw_value(message) {
         Ok(v1) => v1,
         Err(error) => {
@@ -40,7 +39,7 @@ fn encode(message: &Message) -> Option<Encoded> {
         }
     };
     let seed = (message.room == LOBBY).then(|| {
-        if message.from_seed {
+        if from_seed {
             message.text.clone()
         } else {
             format!("{}: {}", message.name, message.text)
@@ -49,8 +48,9 @@ fn encode(message: &Message) -> Option<Encoded> {
     Some(Encoded { v1, seed })
 }
 
-fn deliver(io: &SocketIo, app: &App, message: &Message) {
-    let Some(encoded) = encode(message) else {
+fn deliver(io: &SocketIo, app: &App, committed: &Committed) {
+    let message = &*committed.message;
+    let Some(encoded) = encode(message, committed.from_seed) else {
         return;
     };
     let sockets = io.to(message.room.clone()).sockets();
