@@ -62,7 +62,8 @@ pub struct NewMessage {
     /// Milliseconds since the Unix epoch when the server accepted it.
     pub ts: i64,
     /// Sent with the seed protocol's `chat message`: seed clients then get the text unchanged
-    /// instead of `"name: text"`. Not stored; only live delivery needs it.
+    /// instead of `"name: text"`. Not stored: the store's committed feed carries it to live
+    /// delivery next to the stored [`Message`].
     pub from_seed: bool,
     /// The sender's user id, if known (set with [`NewMessage::by`]); stored with the message.
     pub user_id: Option<UserId>,
@@ -152,10 +153,6 @@ pub struct Message {
     /// The sender's user id, if it was known; `"uid"` on the wire.
     #[serde(rename = "uid", skip_serializing_if = "Option::is_none", default)]
     pub user_id: Option<UserId>,
-    /// Copied from [`NewMessage::from_seed`] for live delivery; never on the wire, false when
-    /// read back from the store.
-    #[serde(skip)]
-    pub from_seed: bool,
 }
 
 impl Message {
@@ -169,7 +166,6 @@ impl Message {
             ts: new.ts,
             cid: new.cid.as_ref().map(|c| c.as_str().to_owned()),
             user_id: new.user_id.clone(),
-            from_seed: new.from_seed,
         }
     }
 }

@@ -1,14 +1,12 @@
-//! The seam between the writer/readers and the SQL: one trait, implemented by the memory, SQLite
-//! and PostgreSQL backends. Native `async fn`-style methods (no `dyn`): the writer task is generic
-//! over the backend, and [`crate::Store`] dispatches reads through the [`AnyBackend`] enum, so
+//! The seam between the writer/readers and the storage engines: one trait, implemented by the
+//! memory, SQLite and PostgreSQL backends, and the de-duplication [`Plan`] they all share.
+//! Native `async fn`-style methods (no `dyn`): the writer task is generic over the backend, and
+//! [`crate::Store`] dispatches through `AnyBackend` (beside `Store::open`, which picks it), so
 //! the server sees one non-generic type.
 
-use crate::memory::MemoryBackend;
-use crate::postgres::PgBackend;
 use crate::retention::{PurgeReport, RetentionPolicy};
-use crate::sqlite::SqliteBackend;
 use crate::{Page, StoreError};
-use chatroom_core::{Message, MessageId, NewMessage, UserId};
+use chatroom_core::{Message, MessageId, NewMessage};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -74,64 +72,6 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
 
-/// The backend chosen at `open`, for the read side of [`crate::Store`].
-#[derive(Clone)]
-pub(crate) enum AnyBackend {
-    Memory(MemoryBackend),
-    Sqlite(SqliteBackend),
-    Postgres(PgBackend),
-}
-
-impl Backend for AnyBackend {
-    async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
-        match self {
-            AnyBackend::Memory(b) => b.insert_batch(batch).await,
-            AnyBackend::Sqlite(b) => b.insert_batch(batch).await,
-            AnyBackend::Postgres(b) => b.insert_batch(batch).await,
-        }
-    }
-
-    async fn page(&self, room: &str, window: Window, limit: u32) -> Result<Page, StoreError> {
-        match self {
-            AnyBackend::Memory(b) => b.page(room, window, limit).await,
-            AnyBackend::Sqlite(b) => b.page(room, window, limit).await,
-            AnyBackend::Postgres(b) => b.page(room, window, limit).await,
-        }
-    }
-
-    async fn setting_or_insert(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
-        match self {
-            AnyBackend::Memory(b) => b.setting_or_insert(name, fresh).await,
-            AnyBackend::Sqlite(b) => b.setting_or_insert(name, fresh).await,
-            AnyBackend::Postgres(b) => b.setting_or_insert(name, fresh).await,
-        }
-    }
-
-    async fn purge(&self, policy: &RetentionPolicy, batch: u32) -> Result<PurgeReport, StoreError> {
-        match self {
-            AnyBackend::Memory(b) => b.purge(policy, batch).await,
-            AnyBackend::Sqlite(b) => b.purge(policy, batch).await,
-            AnyBackend::Postgres(b) => b.purge(policy, batch).await,
-        }
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        match self {
-            AnyBackend::Memory(b) => b.ping().await,
-            AnyBackend::Sqlite(b) => b.ping().await,
-            AnyBackend::Postgres(b) => b.ping().await,
-        }
-    }
-
-    async fn close(&self) {
-        match self {
-            AnyBackend::Memory(b) => b.close().await,
-            AnyBackend::Sqlite(b) => b.close().await,
-            AnyBackend::Postgres(b) => b.close().await,
-        }
-    }
-}
-
 /// Turns `limit + 1` fetched rows into a page of at most `limit`, oldest first. `rows` come
 /// newest first for `Latest`/`Before` and oldest first for `Since`, as the SQL reads them.
 /// `purged`: the room's purged-through id, read AFTER the rows (so a purge between the two
@@ -152,35 +92,6 @@ pub(crate) fn into_page(
         messages: rows,
         more,
         truncated: crate::retention::truncated(window, more, purged),
-    }
-}
-
-/// A `messages` row as both SQL backends read it.
-#[derive(sqlx::FromRow)]
-pub(crate) struct MessageRow {
-    id: i64,
-    room: String,
-    name: String,
-    text: String,
-    ts: i64,
-    cid: Option<String>,
-    user_id: Option<String>,
-}
-
-impl From<MessageRow> for Message {
-    fn from(r: MessageRow) -> Self {
-        Message {
-            id: r.id,
-            room: r.room,
-            name: r.name,
-            text: r.text,
-            ts: r.ts,
-            cid: r.cid,
-            // Only validated ids are written; one that no longer validates (rules tightened
-            // later) is shown without attribution rather than failing the whole page.
-            user_id: r.user_id.and_then(|u| UserId::try_from(u).ok()),
-            from_seed: false,
-        }
     }
 }
 
@@ -264,11 +175,7 @@ impl<'a> Plan<'a> {
                     }
                 }
                 Outcome::Repeat(first) => Stored {
-                    // As reading it back would give it: `from_seed` is not stored.
-                    message: Arc::new(Message {
-                        from_seed: false,
-                        ..Message::clone(&out[first].message)
-                    }),
+                    message: Arc::clone(&out[first].message),
                     duplicate: true,
                 },
             };
@@ -284,21 +191,6 @@ pub(crate) fn count_new(outcomes: &[Outcome]) -> usize {
         .iter()
         .filter(|o| matches!(o, Outcome::New))
         .count()
-}
-
-/// SQL shared by SQLite and PostgreSQL (sqlx binds `$N` on both).
-pub(crate) mod sql {
-    /// The columns [`super::MessageRow`] reads, in order, for `SELECT`s of `messages m`.
-    pub const COLUMNS: &str = "m.id, m.room, m.name, m.text, m.ts, m.cid, m.user_id";
-    /// Newest first: $1 room, $2 limit.
-    pub const LATEST: &str = "SELECT id, room, name, text, ts, cid, user_id FROM messages \
-         WHERE room = $1 ORDER BY id DESC LIMIT $2";
-    /// Newest first below an id: $1 room, $2 before, $3 limit.
-    pub const BEFORE: &str = "SELECT id, room, name, text, ts, cid, user_id FROM messages \
-         WHERE room = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
-    /// Oldest first above an id: $1 room, $2 since, $3 limit.
-    pub const SINCE: &str = "SELECT id, room, name, text, ts, cid, user_id FROM messages \
-         WHERE room = $1 AND id > $2 ORDER BY id ASC LIMIT $3";
 }
 
 #[cfg(test)]

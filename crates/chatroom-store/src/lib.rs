@@ -36,6 +36,7 @@ mod error;
 mod memory;
 mod postgres;
 mod retention;
+mod sql;
 mod sqlite;
 
 pub use error::StoreError;
@@ -43,7 +44,7 @@ pub use retention::{
     DEFAULT_PURGE_BATCH, PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy,
 };
 
-use backend::{AnyBackend, Backend, Window};
+use backend::{Backend, Stored, Window};
 use batch::{Command, Counters};
 use chatroom_core::{Message, MessageId, NewMessage, RoomName};
 use std::sync::Arc;
@@ -58,7 +59,17 @@ pub const SECRET_BYTES: usize = 32;
 pub const FEED_CAPACITY: usize = 1024;
 
 /// The committed feed: each item is one committed batch's new messages, ascending by id.
-pub type Feed = mpsc::Receiver<Vec<Arc<Message>>>;
+pub type Feed = mpsc::Receiver<Vec<Committed>>;
+
+/// One newly stored message on the committed feed, with what only live delivery needs.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The message as stored (and as reading it back gives it).
+    pub message: Arc<Message>,
+    /// Copied from [`NewMessage::from_seed`]: seed clients get the text unchanged. Not stored,
+    /// so it travels here rather than on [`Message`].
+    pub from_seed: bool,
+}
 
 /// A cheap, cloneable handle: a channel to the one writer task, and the read pool.
 #[derive(Clone)]
@@ -102,6 +113,65 @@ pub struct StoreStats {
     pub stored: u64,
     /// Appends answered with an existing message (same room and cid).
     pub duplicates: u64,
+}
+
+/// The backend [`Store::open`] chose for the URL; the writer and the read side both go through
+/// it.
+#[derive(Clone)]
+enum AnyBackend {
+    Memory(memory::MemoryBackend),
+    Sqlite(sqlite::SqliteBackend),
+    Postgres(postgres::PgBackend),
+}
+
+impl Backend for AnyBackend {
+    async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
+        match self {
+            Self::Memory(b) => b.insert_batch(batch).await,
+            Self::Sqlite(b) => b.insert_batch(batch).await,
+            Self::Postgres(b) => b.insert_batch(batch).await,
+        }
+    }
+
+    async fn page(&self, room: &str, window: Window, limit: u32) -> Result<Page, StoreError> {
+        match self {
+            Self::Memory(b) => b.page(room, window, limit).await,
+            Self::Sqlite(b) => b.page(room, window, limit).await,
+            Self::Postgres(b) => b.page(room, window, limit).await,
+        }
+    }
+
+    async fn setting_or_insert(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
+        match self {
+            Self::Memory(b) => b.setting_or_insert(name, fresh).await,
+            Self::Sqlite(b) => b.setting_or_insert(name, fresh).await,
+            Self::Postgres(b) => b.setting_or_insert(name, fresh).await,
+        }
+    }
+
+    async fn purge(&self, policy: &RetentionPolicy, batch: u32) -> Result<PurgeReport, StoreError> {
+        match self {
+            Self::Memory(b) => b.purge(policy, batch).await,
+            Self::Sqlite(b) => b.purge(policy, batch).await,
+            Self::Postgres(b) => b.purge(policy, batch).await,
+        }
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(b) => b.ping().await,
+            Self::Sqlite(b) => b.ping().await,
+            Self::Postgres(b) => b.ping().await,
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Self::Memory(b) => b.close().await,
+            Self::Sqlite(b) => b.close().await,
+            Self::Postgres(b) => b.close().await,
+        }
+    }
 }
 
 impl Store {

@@ -1,7 +1,8 @@
 //! In-process backend for tests: the same semantics as the SQL backends (ids ascending across
-//! rooms, `(room, cid)` de-duplication, all-or-nothing batches), no SQL and no persistence.
+//! rooms, `(room, cid)` de-duplication through the shared [`Plan`], all-or-nothing batches), no
+//! SQL and no persistence.
 
-use crate::backend::{Backend, Stored, Window};
+use crate::backend::{Backend, Plan, Stored, Window, count_new};
 use crate::retention::{PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally, truncated};
 use crate::{Page, StoreError};
 use chatroom_core::{Message, MessageId, NewMessage};
@@ -79,37 +80,30 @@ impl Backend for MemoryBackend {
         // Stand-in for the I/O of a real commit: lets appends that arrive meanwhile queue up
         // behind this batch, as they do with a database.
         tokio::task::yield_now().await;
+        let plan = Plan::new(batch);
         let mut state = self.lock();
-        let mut out = Vec::with_capacity(batch.len());
-        for new in batch {
-            let key = new
-                .cid
-                .as_ref()
-                .map(|c| (new.room.as_str().to_owned(), c.as_str().to_owned()));
-            if let Some(original) = key.as_ref().and_then(|k| state.cids.get(k)) {
-                out.push(Stored {
-                    message: Arc::clone(original),
-                    duplicate: true,
-                });
-                continue;
-            }
-            state.last_id += 1;
-            let message = Arc::new(Message::stored(state.last_id, new));
-            // What reading it back gives, as from a database: `from_seed` is not stored.
-            let kept = Arc::new(Message {
-                from_seed: false,
-                ..Message::clone(&message)
-            });
-            if let Some(key) = key {
-                state.cids.insert(key, Arc::clone(&kept));
+        let existing = plan
+            .keys()
+            .into_iter()
+            .filter_map(|(room, cid)| state.cids.get(&(room.to_owned(), cid.to_owned())))
+            .map(|m| Message::clone(m))
+            .collect();
+        let outcomes = plan.outcomes(existing);
+        let first = state.last_id + 1;
+        state.last_id += count_new(&outcomes) as MessageId;
+        let ids: Vec<MessageId> = (first..=state.last_id).collect();
+        let stored = plan.answers(outcomes, &ids);
+        // Nothing above can fail once the lock is held, so the state is updated all at once.
+        for new in stored.iter().filter(|s| !s.duplicate) {
+            let kept = Arc::clone(&new.message);
+            if let Some(cid) = &kept.cid {
+                state
+                    .cids
+                    .insert((kept.room.clone(), cid.clone()), Arc::clone(&kept));
             }
             state.rooms.entry(kept.room.clone()).or_default().push(kept);
-            out.push(Stored {
-                message,
-                duplicate: false,
-            });
         }
-        Ok(out)
+        Ok(stored)
     }
 
     async fn page(&self, room: &str, window: Window, limit: u32) -> Result<Page, StoreError> {

@@ -13,9 +13,10 @@
 //! others skip their round. That connection is closed after the round, so the lock can never outlive it.
 //! Space: deleted rows are reclaimed by autovacuum and reused by new rows (no VACUUM FULL).
 
-use crate::backend::{Backend, MessageRow, Plan, Stored, Window, count_new, into_page, sql};
+use crate::backend::{Backend, Plan, Stored, Window, count_new, into_page};
 use crate::error::redact;
-use crate::retention::{self, PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
+use crate::retention::{PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
+use crate::sql::{self, MessageRow};
 use crate::{Page, StoreError};
 use chatroom_core::{Message, NewMessage, UserId};
 use sqlx::postgres::{
@@ -73,9 +74,7 @@ async fn purge_locked(
     if let Some(cutoff) = policy.cutoff_ms() {
         while purge_batch(
             conn,
-            sqlx::query_as(retention::sql::DELETE_OLD)
-                .bind(cutoff)
-                .bind(limit),
+            sqlx::query_as(sql::DELETE_OLD).bind(cutoff).bind(limit),
             &mut tally,
         )
         .await?
@@ -86,11 +85,9 @@ async fn purge_locked(
     }
     if let Some(keep) = policy.per_room {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        let rooms: Vec<String> = sqlx::query_scalar(retention::sql::ROOMS)
-            .fetch_all(&mut *conn)
-            .await?;
+        let rooms: Vec<String> = sqlx::query_scalar(sql::ROOMS).fetch_all(&mut *conn).await?;
         for room in rooms {
-            let edge: Option<i64> = sqlx::query_scalar(retention::sql::PER_ROOM_EDGE)
+            let edge: Option<i64> = sqlx::query_scalar(sql::PER_ROOM_EDGE)
                 .bind(&room)
                 .bind(keep)
                 .fetch_optional(&mut *conn)
@@ -99,7 +96,7 @@ async fn purge_locked(
                 continue;
             };
             loop {
-                let q = sqlx::query_as(retention::sql::DELETE_PER_ROOM)
+                let q = sqlx::query_as(sql::DELETE_PER_ROOM)
                     .bind(room.clone())
                     .bind(edge)
                     .bind(limit);
@@ -332,7 +329,7 @@ impl Backend for PgBackend {
             Window::Since(id) => sqlx::query_as(sql::SINCE).bind(room).bind(id).bind(fetch),
         };
         let rows: Vec<MessageRow> = query.fetch_all(&self.read).await?;
-        let purged: Option<i64> = sqlx::query_scalar(retention::sql::PURGED_THROUGH)
+        let purged: Option<i64> = sqlx::query_scalar(sql::PURGED_THROUGH)
             .bind(room)
             .fetch_optional(&self.read)
             .await?;

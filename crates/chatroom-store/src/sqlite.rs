@@ -15,9 +15,10 @@
 //! one connection, so they take turns with append batches; no lock is needed because one
 //! process owns the file's writes (a second server on the same file is not supported).
 
-use crate::backend::{Backend, MessageRow, Plan, Stored, Window, count_new, into_page, sql};
+use crate::backend::{Backend, Plan, Stored, Window, count_new, into_page};
 use crate::error::redact;
-use crate::retention::{self, PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
+use crate::retention::{PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
+use crate::sql::{self, MessageRow};
 use crate::{Page, StoreError};
 use chatroom_core::{Message, NewMessage, UserId};
 use sqlx::sqlite::{
@@ -184,7 +185,7 @@ impl Backend for SqliteBackend {
             Window::Since(id) => sqlx::query_as(sql::SINCE).bind(room).bind(id).bind(fetch),
         };
         let rows: Vec<MessageRow> = query.fetch_all(&self.read).await?;
-        let purged: Option<i64> = sqlx::query_scalar(retention::sql::PURGED_THROUGH)
+        let purged: Option<i64> = sqlx::query_scalar(sql::PURGED_THROUGH)
             .bind(room)
             .fetch_optional(&self.read)
             .await?;
@@ -223,9 +224,7 @@ impl Backend for SqliteBackend {
         if let Some(cutoff) = policy.cutoff_ms() {
             while self
                 .purge_batch(
-                    sqlx::query_as(retention::sql::DELETE_OLD)
-                        .bind(cutoff)
-                        .bind(limit),
+                    sqlx::query_as(sql::DELETE_OLD).bind(cutoff).bind(limit),
                     &mut tally,
                 )
                 .await?
@@ -236,11 +235,9 @@ impl Backend for SqliteBackend {
         }
         if let Some(keep) = policy.per_room {
             let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-            let rooms: Vec<String> = sqlx::query_scalar(retention::sql::ROOMS)
-                .fetch_all(&self.read)
-                .await?;
+            let rooms: Vec<String> = sqlx::query_scalar(sql::ROOMS).fetch_all(&self.read).await?;
             for room in rooms {
-                let edge: Option<i64> = sqlx::query_scalar(retention::sql::PER_ROOM_EDGE)
+                let edge: Option<i64> = sqlx::query_scalar(sql::PER_ROOM_EDGE)
                     .bind(&room)
                     .bind(keep)
                     .fetch_optional(&self.read)
@@ -249,7 +246,7 @@ impl Backend for SqliteBackend {
                     continue;
                 };
                 loop {
-                    let q = sqlx::query_as(retention::sql::DELETE_PER_ROOM)
+                    let q = sqlx::query_as(sql::DELETE_PER_ROOM)
                         .bind(room.as_str())
                         .bind(edge)
                         .bind(limit);

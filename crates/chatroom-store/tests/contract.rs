@@ -202,7 +202,7 @@ async fn take_feed(feed: &mut Feed, n: usize) -> Vec<Arc<Message>> {
             .unwrap_or_else(|_| panic!("feed: only {} of {n} messages after 10 s", got.len()))
             .expect("feed closed early");
         assert!(!batch.is_empty(), "empty batch on the feed");
-        got.extend(batch);
+        got.extend(batch.into_iter().map(|c| c.message));
     }
     got
 }
@@ -278,7 +278,7 @@ async fn ids_ascend_across_rooms(url: String) {
 }
 
 async fn messages_round_trip(url: String) {
-    let (store, _feed) = open(&url).await;
+    let (store, mut feed) = open(&url).await;
     let long = "x😀\"'<b>&\u{7}".repeat(10_000);
     // Seed-protocol messages have no text limit (100 KB must arrive intact).
     let mut new = NewMessage::seed(
@@ -292,13 +292,12 @@ async fn messages_round_trip(url: String) {
     let page = store.latest(&room("lobby"), 5).await.expect("latest");
     assert_eq!(page.messages.len(), 1);
     let back = &page.messages[0];
-    // `from_seed` only steers live delivery; it is not stored.
-    assert!(a.message.from_seed && !back.from_seed);
-    let expected = Message {
-        from_seed: false,
-        ..Message::stored(a.message.id, &new)
-    };
-    assert_eq!(back, &expected);
+    // `from_seed` only steers live delivery: it travels on the feed, next to the message.
+    let committed = feed.recv().await.expect("feed");
+    assert_eq!(committed.len(), 1);
+    assert!(committed[0].from_seed);
+    assert_eq!(*committed[0].message, *a.message);
+    assert_eq!(back, &Message::stored(a.message.id, &new));
     assert_eq!(back.cid.as_deref(), Some("c-1"));
     assert_eq!(back.ts, 1_700_000_000_123);
     store.close().await;

@@ -33,16 +33,18 @@ pub mod shutdown;
 pub mod socket;
 
 use app::App;
+<<<<<<< HEAD
 use chatroom_store::{Committed, Store, StoreError};
+=======
+use chatroom_store::{Feed, Store, StoreError};
+>>>>>>> store
 use config::Config;
 use http::page::{Page, PageError};
 use identity::IdentityKeys;
 use socketioxide::SocketIo;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc::Receiver;
 
 /// How long clients get to close after a shutdown signal before the process exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -89,8 +91,12 @@ pub enum ServerError {
 /// A server whose store is open and page rendered, ready to serve on a listener.
 pub struct Server {
     app: App,
+<<<<<<< HEAD
     feed: Receiver<Vec<Committed>>,
     cluster: Option<cluster::Tasks>,
+=======
+    feed: Feed,
+>>>>>>> store
 }
 
 impl Server {

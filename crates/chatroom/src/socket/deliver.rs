@@ -9,16 +9,14 @@ use crate::app::{App, Stats};
 use crate::protocol::{CHAT_MESSAGE, out};
 use crate::socket::session::SessionRef;
 use chatroom_core::{LOBBY, Message};
-use chatroom_store::Committed;
+use chatroom_store::Feed;
 use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError, SocketIo};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::Receiver;
 
 /// Runs until the store closes its feed.
-pub async fn run(io: SocketIo, app: App, mut feed: Receiver<Vec<Committed>>) {
+pub async fn run(io: SocketIo, app: App, mut feed: Feed) {
     while let Some(batch) = feed.recv().await {
         for committed in &batch {
             deliver(&io, &app, &committed.message, committed.from_seed);
