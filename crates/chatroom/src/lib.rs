@@ -33,16 +33,13 @@ pub mod shutdown;
 pub mod socket;
 
 use app::App;
-<<<<<<< HEAD
-use chatroom_store::{Committed, Store, StoreError};
-=======
 use chatroom_store::{Feed, Store, StoreError};
->>>>>>> store
 use config::Config;
 use http::page::{Page, PageError};
 use identity::IdentityKeys;
 use socketioxide::SocketIo;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -91,12 +88,8 @@ pub enum ServerError {
 /// A server whose store is open and page rendered, ready to serve on a listener.
 pub struct Server {
     app: App,
-<<<<<<< HEAD
-    feed: Receiver<Vec<Committed>>,
-    cluster: Option<cluster::Tasks>,
-=======
     feed: Feed,
->>>>>>> store
+    cluster: Option<cluster::Tasks>,
 }
 
 impl Server {
