@@ -46,7 +46,7 @@ pub use retention::{
 
 use backend::{Backend, Stored, Window};
 use batch::{Command, Counters};
-use chatroom_core::{Message, MessageId, NewMessage, RoomName};
+use chatroom_core::{Message, MessageId, NewMessage, RoomName, RoomSeq};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::{mpsc, oneshot};
@@ -154,6 +154,14 @@ impl Backend for AnyBackend {
             Self::Memory(b) => b.purge(policy, batch).await,
             Self::Sqlite(b) => b.purge(policy, batch).await,
             Self::Postgres(b) => b.purge(policy, batch).await,
+        }
+    }
+
+    async fn heads(&self, rooms: &[&str]) -> Result<Vec<(String, RoomSeq)>, StoreError> {
+        match self {
+            Self::Memory(b) => b.heads(rooms).await,
+            Self::Sqlite(b) => b.heads(rooms).await,
+            Self::Postgres(b) => b.heads(rooms).await,
         }
     }
 
@@ -267,6 +275,23 @@ impl Store {
         self.backend
             .page(room.as_str(), Window::Since(since), limit)
             .await
+    }
+
+    /// Each of `rooms`' current sequence head: the seq of its newest message (ascending by
+    /// room; rooms never written are absent), read in one query. A cluster relay compares it
+    /// with the last seq it delivered to detect a gap, then fills the gap with
+    /// [`Store::since`] (ids and seqs agree in order within a room). Retention does not lower
+    /// it: a room whose messages were all purged keeps its head.
+    pub async fn heads(&self, rooms: &[RoomName]) -> Result<Vec<(String, RoomSeq)>, StoreError> {
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = rooms.iter().map(RoomName::as_str).collect();
+        let mut heads = self.backend.heads(&names).await?;
+        // Byte order on every backend (PostgreSQL's ORDER BY follows its collation).
+        heads.sort();
+        heads.dedup();
+        Ok(heads)
     }
 
     /// The server secret called `name`: [`SECRET_BYTES`] random bytes, created on the first
