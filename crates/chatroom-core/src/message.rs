@@ -4,8 +4,13 @@
 use crate::{ChatError, RoomName, UserId, UserName};
 use serde::{Deserialize, Serialize};
 
-/// Store-assigned message id: increases in storage order, across rooms and restarts.
+/// Store-assigned message id: increases in storage order, across rooms and restarts; within a
+/// room, also in commit order when several server processes share one database.
 pub type MessageId = i64;
+
+/// A message's place in its room: 1, 2, 3, … in commit order, no holes, the same on every
+/// server process sharing the database.
+pub type RoomSeq = i64;
 
 /// Longest client message id, in code points.
 pub const MAX_CID_CHARS: usize = 64;
@@ -139,6 +144,8 @@ fn check_not_blank(text: &str) -> Result<(), ChatError> {
 pub struct Message {
     /// Store-assigned id.
     pub id: MessageId,
+    /// Its place in the room's order (1, 2, 3, … with no holes, in commit order).
+    pub seq: RoomSeq,
     /// Room it was sent to.
     pub room: String,
     /// Sender's display name at the time.
@@ -156,10 +163,11 @@ pub struct Message {
 }
 
 impl Message {
-    /// The stored form of `new` under `id`.
-    pub fn stored(id: MessageId, new: &NewMessage) -> Self {
+    /// The stored form of `new` under `id`, at `seq` in its room.
+    pub fn stored(id: MessageId, seq: RoomSeq, new: &NewMessage) -> Self {
         Self {
             id,
+            seq,
             room: new.room.as_str().to_owned(),
             name: new.name.as_str().to_owned(),
             text: new.text.clone(),
@@ -231,10 +239,10 @@ mod tests {
     #[test]
     fn message_json_shape() {
         let new = v1("<b>hi</b>").unwrap();
-        let json = serde_json::to_value(Message::stored(7, &new)).unwrap();
+        let json = serde_json::to_value(Message::stored(7, 3, &new)).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"id":7,"room":"lobby","name":"a","text":"<b>hi</b>","ts":0})
+            serde_json::json!({"id":7,"seq":3,"room":"lobby","name":"a","text":"<b>hi</b>","ts":0})
         );
     }
 
@@ -243,7 +251,7 @@ mod tests {
         let user = UserId::random([0x11; 16]);
         let new = v1("hi").unwrap().by(user.clone());
         assert_eq!(new.user_id.as_ref(), Some(&user));
-        let stored = Message::stored(8, &new);
+        let stored = Message::stored(8, 1, &new);
         assert_eq!(stored.user_id.as_ref(), Some(&user));
         let json = serde_json::to_value(&stored).unwrap();
         assert_eq!(json["uid"], serde_json::json!(user.as_str()));

@@ -6,8 +6,8 @@
 
 use crate::retention::{PurgeReport, RetentionPolicy};
 use crate::{Page, StoreError};
-use chatroom_core::{Message, MessageId, NewMessage};
-use std::collections::{HashMap, HashSet};
+use chatroom_core::{Message, MessageId, NewMessage, RoomSeq};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -65,6 +65,13 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
         batch: u32,
     ) -> impl Future<Output = Result<PurgeReport, StoreError>> + Send;
 
+    /// Each of `rooms`' sequence head (its newest message's seq; rooms never written are
+    /// absent), ascending by room, in one read.
+    fn heads(
+        &self,
+        rooms: &[&str],
+    ) -> impl Future<Output = Result<Vec<(String, RoomSeq)>, StoreError>> + Send;
+
     /// A cheap round trip to the database.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -111,6 +118,8 @@ pub(crate) enum Outcome {
 /// the same transaction as the insert, no row can appear in between from this process; another
 /// process inserting the same (room, cid) or id makes the insert fail on the unique constraint
 /// (a data error: the batch is retried one message at a time, and the lookup then finds it).
+/// Then the rooms whose sequence counters grow ([`Plan::new_rooms`]) and, given the ids and the
+/// counters' new values, every answer with its id and seq ([`Plan::answers`]).
 pub(crate) struct Plan<'a> {
     batch: &'a [NewMessage],
 }
@@ -155,9 +164,50 @@ impl<'a> Plan<'a> {
         out
     }
 
+    /// The rooms that get new rows, in ascending (byte) order, each with how many: what a
+    /// backend adds to the rooms' sequence counters, in that order.
+    pub(crate) fn new_rooms(&self, outcomes: &[Outcome]) -> Vec<(&'a str, i64)> {
+        let mut counts: BTreeMap<&'a str, i64> = BTreeMap::new();
+        for (m, outcome) in self.batch.iter().zip(outcomes) {
+            if matches!(outcome, Outcome::New) {
+                *counts.entry(m.room.as_str()).or_default() += 1;
+            }
+        }
+        counts.into_iter().collect()
+    }
+
     /// The answers, given the id of each `New` outcome in batch order (`ids` must have exactly
-    /// one per `New`, ascending, so ids follow the order the requests were queued).
-    pub(crate) fn answers(&self, outcomes: Vec<Outcome>, ids: &[MessageId]) -> Vec<Stored> {
+    /// one per `New`, ascending, so ids follow the order the requests were queued) and each
+    /// room's counter after adding its [`Plan::new_rooms`] count (`heads`, any order): a room
+    /// with `n` new rows and head `h` gets seqs `h-n+1 ..= h`, in batch order.
+    ///
+    /// `Err` if `ids` or `heads` do not match the outcomes (a backend bug, reported rather than
+    /// storing messages under wrong numbers).
+    pub(crate) fn answers(
+        &self,
+        outcomes: Vec<Outcome>,
+        ids: &[MessageId],
+        heads: &[(String, RoomSeq)],
+    ) -> Result<Vec<Stored>, StoreError> {
+        let new_rooms = self.new_rooms(&outcomes);
+        let wanted: usize = new_rooms.iter().map(|(_, n)| *n as usize).sum();
+        if ids.len() != wanted || heads.len() != new_rooms.len() {
+            return Err(mismatch(format!(
+                "{wanted} new messages in {} rooms, got {} ids and {} room heads",
+                new_rooms.len(),
+                ids.len(),
+                heads.len()
+            )));
+        }
+        let mut next_seq: HashMap<&str, RoomSeq> = HashMap::with_capacity(heads.len());
+        for (room, count) in &new_rooms {
+            let head = heads
+                .iter()
+                .find(|(r, _)| r == room)
+                .map(|(_, h)| *h)
+                .ok_or_else(|| mismatch(format!("no sequence head for room {room:?}")))?;
+            next_seq.insert(room, head - count + 1);
+        }
         let mut ids = ids.iter().copied();
         let mut out: Vec<Stored> = Vec::with_capacity(self.batch.len());
         for (new, outcome) in self.batch.iter().zip(outcomes) {
@@ -167,10 +217,14 @@ impl<'a> Plan<'a> {
                     duplicate: true,
                 },
                 Outcome::New => {
-                    // The backends allocate exactly one id per `New` (they check the count).
-                    let id = ids.next().expect("one id per new message");
+                    let id = ids.next().ok_or_else(|| mismatch("too few ids".into()))?;
+                    let seq = next_seq
+                        .get_mut(new.room.as_str())
+                        .ok_or_else(|| mismatch("room without a head".into()))?;
+                    let message = Arc::new(Message::stored(id, *seq, new));
+                    *seq += 1;
                     Stored {
-                        message: Arc::new(Message::stored(id, new)),
+                        message,
                         duplicate: false,
                     }
                 }
@@ -181,8 +235,13 @@ impl<'a> Plan<'a> {
             };
             out.push(stored);
         }
-        out
+        Ok(out)
     }
+}
+
+/// A backend handed [`Plan::answers`] numbers that do not fit the batch.
+fn mismatch(what: String) -> StoreError {
+    sqlx::Error::Protocol(format!("batch numbering: {what}")).into()
 }
 
 /// Number of `New` outcomes (rows to insert).
@@ -224,32 +283,48 @@ mod tests {
         let plan = Plan::new(&batch);
         assert_eq!(plan.keys(), vec![("r1", "a"), ("r1", "b"), ("r2", "b")]);
         let original = Message {
-            id: 3,
             text: "original".into(),
-            ..Message::stored(3, &batch[0])
+            ..Message::stored(3, 1, &batch[0])
         };
         let outcomes = plan.outcomes(vec![original.clone()]);
         assert_eq!(count_new(&outcomes), 4);
         assert!(matches!(outcomes[3], Outcome::Repeat(1)));
-        let answers = plan.answers(outcomes, &[10, 11, 12, 13]);
-        let got: Vec<(i64, bool)> = answers
+        assert_eq!(plan.new_rooms(&outcomes), vec![("r1", 3), ("r2", 1)]);
+        // r1 had 1 before this batch (head now 4); r2 is new (head 1).
+        let heads = [("r2".to_owned(), 1), ("r1".to_owned(), 4)];
+        let answers = plan.answers(outcomes, &[10, 11, 12, 13], &heads).unwrap();
+        let got: Vec<(i64, i64, bool)> = answers
             .iter()
-            .map(|s| (s.message.id, s.duplicate))
+            .map(|s| (s.message.id, s.message.seq, s.duplicate))
             .collect();
         assert_eq!(
             got,
             [
-                (3, true),
-                (10, false),
-                (11, false),
-                (10, true),
-                (12, false),
-                (13, false),
-                (3, true)
+                (3, 1, true),
+                (10, 2, false),
+                (11, 1, false),
+                (10, 2, true),
+                (12, 3, false),
+                (13, 4, false),
+                (3, 1, true)
             ]
         );
         assert_eq!(*answers[0].message, original);
         assert_eq!(answers[3].message.room, "r1");
         assert_eq!(answers[2].message.room, "r2");
+    }
+
+    #[test]
+    fn plan_refuses_numbers_that_do_not_fit() {
+        let batch = [msg("r1", None), msg("r2", None)];
+        let plan = Plan::new(&batch);
+        let heads = [("r1".to_owned(), 1), ("r2".to_owned(), 1)];
+        assert!(plan.answers(plan.outcomes(vec![]), &[1], &heads).is_err());
+        let wrong_room = [("r1".to_owned(), 1), ("r3".to_owned(), 1)];
+        assert!(
+            plan.answers(plan.outcomes(vec![]), &[1, 2], &wrong_room)
+                .is_err()
+        );
+        assert!(plan.answers(plan.outcomes(vec![]), &[1, 2], &heads).is_ok());
     }
 }

@@ -1,8 +1,10 @@
 //! Group commit: the single writer task. `append` sends a request over a channel; the writer
 //! takes the first waiting request, drains whatever else is already queued (up to
 //! [`MAX_BATCH`]), writes them all in one transaction, publishes the batch's new messages on the
-//! committed feed (ascending ids), and only then answers each request. One writer means ids
-//! increase in commit order, which is the order clients see on the feed.
+//! committed feed (ascending ids), and only then answers each request. One writer per store
+//! means ids increase in commit order within the process, which is the order clients see on the
+//! feed; the backends keep each room's ids and seqs in commit order across processes too (see
+//! the crate docs).
 
 use crate::backend::{Backend, Stored};
 use crate::{Appended, Committed, StoreError};

@@ -1,11 +1,11 @@
 //! In-process backend for tests: the same semantics as the SQL backends (ids ascending across
-//! rooms, `(room, cid)` de-duplication through the shared [`Plan`], all-or-nothing batches), no
+//! rooms, per-room seqs 1, 2, 3, …, `(room, cid)` de-duplication through the shared [`Plan`], all-or-nothing batches), no
 //! SQL and no persistence.
 
 use crate::backend::{Backend, Plan, Stored, Window, count_new};
 use crate::retention::{PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally, truncated};
 use crate::{Page, StoreError};
-use chatroom_core::{Message, MessageId, NewMessage};
+use chatroom_core::{Message, MessageId, NewMessage, RoomSeq};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -24,6 +24,8 @@ struct State {
     cids: HashMap<(String, String), Arc<Message>>,
     /// The `settings` table.
     settings: HashMap<String, Vec<u8>>,
+    /// The `room_seq` table: room -> seq of its newest message (never lowered by a purge).
+    seqs: HashMap<String, RoomSeq>,
     /// The `purged` table: room -> highest purged id.
     purged: HashMap<String, MessageId>,
 }
@@ -90,10 +92,20 @@ impl Backend for MemoryBackend {
             .collect();
         let outcomes = plan.outcomes(existing);
         let first = state.last_id + 1;
-        state.last_id += count_new(&outcomes) as MessageId;
-        let ids: Vec<MessageId> = (first..=state.last_id).collect();
-        let stored = plan.answers(outcomes, &ids);
-        // Nothing above can fail once the lock is held, so the state is updated all at once.
+        let last = state.last_id + count_new(&outcomes) as MessageId;
+        let ids: Vec<MessageId> = (first..=last).collect();
+        let heads: Vec<(String, RoomSeq)> = plan
+            .new_rooms(&outcomes)
+            .into_iter()
+            .map(|(room, count)| {
+                let head = state.seqs.get(room).copied().unwrap_or(0) + count;
+                (room.to_owned(), head)
+            })
+            .collect();
+        let stored = plan.answers(outcomes, &ids, &heads)?;
+        // Nothing below can fail: the batch is stored all at once, or (above) not at all.
+        state.last_id = last;
+        state.seqs.extend(heads);
         for new in stored.iter().filter(|s| !s.duplicate) {
             let kept = Arc::clone(&new.message);
             if let Some(cid) = &kept.cid {
@@ -164,6 +176,17 @@ impl Backend for MemoryBackend {
             tokio::time::sleep(PURGE_PAUSE).await;
         }
         Ok(tally.report())
+    }
+
+    async fn heads(&self, rooms: &[&str]) -> Result<Vec<(String, RoomSeq)>, StoreError> {
+        let state = self.lock();
+        let mut out: Vec<(String, RoomSeq)> = rooms
+            .iter()
+            .filter_map(|r| Some(((*r).to_owned(), *state.seqs.get(*r)?)))
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

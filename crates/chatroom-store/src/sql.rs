@@ -8,6 +8,7 @@ use chatroom_core::{Message, UserId};
 #[derive(sqlx::FromRow)]
 pub(crate) struct MessageRow {
     id: i64,
+    seq: i64,
     room: String,
     name: String,
     text: String,
@@ -20,6 +21,7 @@ impl From<MessageRow> for Message {
     fn from(r: MessageRow) -> Self {
         Message {
             id: r.id,
+            seq: r.seq,
             room: r.room,
             name: r.name,
             text: r.text,
@@ -35,18 +37,23 @@ impl From<MessageRow> for Message {
 // Reads of a room's history.
 
 /// The columns [`MessageRow`] reads, in order, for `SELECT`s of `messages m`.
-pub const COLUMNS: &str = "m.id, m.room, m.name, m.text, m.ts, m.cid, m.user_id";
+pub const COLUMNS: &str = "m.id, m.seq, m.room, m.name, m.text, m.ts, m.cid, m.user_id";
 /// Newest first: $1 room, $2 limit.
-pub const LATEST: &str = "SELECT id, room, name, text, ts, cid, user_id FROM messages \
+pub const LATEST: &str = "SELECT id, seq, room, name, text, ts, cid, user_id FROM messages \
      WHERE room = $1 ORDER BY id DESC LIMIT $2";
 /// Newest first below an id: $1 room, $2 before, $3 limit.
-pub const BEFORE: &str = "SELECT id, room, name, text, ts, cid, user_id FROM messages \
+pub const BEFORE: &str = "SELECT id, seq, room, name, text, ts, cid, user_id FROM messages \
      WHERE room = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
 /// Oldest first above an id: $1 room, $2 since, $3 limit.
-pub const SINCE: &str = "SELECT id, room, name, text, ts, cid, user_id FROM messages \
+pub const SINCE: &str = "SELECT id, seq, room, name, text, ts, cid, user_id FROM messages \
      WHERE room = $1 AND id > $2 ORDER BY id ASC LIMIT $3";
 
-// Retention.
+/// Adds to a room's sequence counter (the new rows' count as `seq`) and returns the new
+/// value; followed by `RETURNING room, seq`. The conflicting row stays locked until commit.
+pub const BUMP_ROOM_SEQ_ON_CONFLICT: &str =
+    "ON CONFLICT (room) DO UPDATE SET seq = room_seq.seq + excluded.seq RETURNING room, seq";
+
+// Retention (never touches `room_seq`: a purge must not renumber or reuse a room's order).
 
 /// Every room with messages, one index seek per room (loose index scan): $none.
 pub const ROOMS: &str = "WITH RECURSIVE r(room) AS ( \
