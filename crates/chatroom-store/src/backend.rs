@@ -28,6 +28,8 @@ pub(crate) enum Window {
     Before(MessageId),
     /// The oldest messages with id > the given one.
     Since(MessageId),
+    /// The oldest messages with seq > the given one (a cluster node filling a relay gap).
+    SinceSeq(RoomSeq),
 }
 
 /// What a storage engine must do. Everything is `Send` so the writer can run on any worker.
@@ -92,7 +94,7 @@ pub(crate) fn into_page(
     let limit = limit as usize;
     let more = rows.len() > limit;
     rows.truncate(limit);
-    if !matches!(window, Window::Since(_)) {
+    if !matches!(window, Window::Since(_) | Window::SinceSeq(_)) {
         rows.reverse();
     }
     Page {

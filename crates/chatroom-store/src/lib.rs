@@ -294,6 +294,20 @@ impl Store {
             .await
     }
 
+    /// Up to `limit` messages of `room` with seq > `since`, oldest first; `more`: there are more
+    /// after them. What a cluster node reads when the relay lost messages (`truncated` is
+    /// always false here: the reader sees holes in `seq` itself).
+    pub async fn since_seq(
+        &self,
+        room: &RoomName,
+        since: RoomSeq,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        self.backend
+            .page(room.as_str(), Window::SinceSeq(since), limit)
+            .await
+    }
+
     /// Each of `rooms`' current sequence head: the seq of its newest message (ascending by
     /// room; rooms never written are absent), read in one query. A cluster relay compares it
     /// with the last seq it delivered to detect a gap, then fills the gap with

@@ -137,6 +137,11 @@ impl Backend for MemoryBackend {
                 let end = start.saturating_add(limit).min(all.len());
                 (&all[start..end], end < all.len())
             }
+            Window::SinceSeq(since) => {
+                let start = all.partition_point(|m| m.seq <= since);
+                let end = start.saturating_add(limit).min(all.len());
+                (&all[start..end], end < all.len())
+            }
         };
         Ok(Page {
             messages: slice.iter().map(|m| Message::clone(m)).collect(),

@@ -111,6 +111,8 @@ pub(crate) fn truncated(window: Window, more: bool, purged: Option<MessageId>) -
     };
     match window {
         Window::Since(since) => since < through,
+        // Seqs and purged ids are not comparable; a gap reader checks seqs itself.
+        Window::SinceSeq(_) => false,
         Window::Latest | Window::Before(_) => !more,
     }
 }

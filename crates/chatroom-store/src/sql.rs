@@ -47,6 +47,9 @@ pub const BEFORE: &str = "SELECT id, seq, room, name, text, ts, cid, user_id FRO
 /// Oldest first above an id: $1 room, $2 since, $3 limit.
 pub const SINCE: &str = "SELECT id, seq, room, name, text, ts, cid, user_id FROM messages \
      WHERE room = $1 AND id > $2 ORDER BY id ASC LIMIT $3";
+/// Oldest first above a seq (the unique (room, seq) index): $1 room, $2 seq, $3 limit.
+pub const SINCE_SEQ: &str = "SELECT id, seq, room, name, text, ts, cid, user_id FROM messages \
+     WHERE room = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3";
 
 /// Adds to a room's sequence counter (the new rows' count as `seq`) and returns the new
 /// value; followed by `RETURNING room, seq`. The conflicting row stays locked until commit.

@@ -184,6 +184,10 @@ impl Backend for SqliteBackend {
             Window::Latest => sqlx::query_as(sql::LATEST).bind(room).bind(fetch),
             Window::Before(id) => sqlx::query_as(sql::BEFORE).bind(room).bind(id).bind(fetch),
             Window::Since(id) => sqlx::query_as(sql::SINCE).bind(room).bind(id).bind(fetch),
+            Window::SinceSeq(seq) => sqlx::query_as(sql::SINCE_SEQ)
+                .bind(room)
+                .bind(seq)
+                .bind(fetch),
         };
         let rows: Vec<MessageRow> = query.fetch_all(&self.read).await?;
         let purged: Option<i64> = sqlx::query_scalar(sql::PURGED_THROUGH)

@@ -453,7 +453,10 @@ impl Config {
                 cli.redis.or(file.redis),
                 cli.redis_prefix.or(file.redis_prefix),
                 cli.node_name.or(file.node_name),
-                cli.db.as_deref().or(file.db.as_deref()).unwrap_or(DEFAULT_DB),
+                cli.db
+                    .as_deref()
+                    .or(file.db.as_deref())
+                    .unwrap_or(DEFAULT_DB),
             )?,
             db: cli.db.or(file.db).unwrap_or_else(|| DEFAULT_DB.to_owned()),
             // `--limits off` also lifts the message rate unless it was set explicitly.

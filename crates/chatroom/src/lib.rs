@@ -137,14 +137,19 @@ impl Server {
         socket::register(&io);
         let deliver = match (&app.cluster, cluster) {
             (Some(handle), Some(tasks)) => {
-                let tasks = cluster::start(io.clone(), app.clone(), Arc::clone(handle), tasks, feed);
+                let tasks =
+                    cluster::start(io.clone(), app.clone(), Arc::clone(handle), tasks, feed);
                 // The lobby is every connection's first room: deliver it from the start.
                 if let Err(error) = handle.watch(&chatroom_core::RoomName::lobby()).await {
                     tracing::warn!(%error, "cluster: lobby not watched yet; its first join will retry");
                 }
                 tasks
             }
-            _ => vec![tokio::spawn(socket::deliver::run(io.clone(), app.clone(), feed))],
+            _ => vec![tokio::spawn(socket::deliver::run(
+                io.clone(),
+                app.clone(),
+                feed,
+            ))],
         };
         let crowd = tokio::spawn(socket::crowd::run(io.clone(), app.clone()));
         let purge = tokio::spawn(retention::run(app.clone()));
@@ -178,8 +183,7 @@ impl Server {
         purge.abort();
         let _ = purge.await;
         if let Some(cluster) = &app.cluster {
-            cluster::members::bye(cluster);
-            // The publisher sends it while the store closes.
+            cluster.leave(Duration::from_secs(1)).await;
         }
         app.store.close().await;
         for task in deliver {

@@ -77,7 +77,7 @@ async fn send_all(clients: &[Client], room: &str, per_client: usize) -> HashSet<
                 json!({"room": room, "text": format!("c{c} m{i}"), "cid": format!("c{c}-{i}")}),
             )
             .await;
-            acked.push(answer["id"].as_i64().expect("acked id"));
+            acked.push(answer["message"]["id"].as_i64().expect("acked id"));
         }
         acked
     });
@@ -100,11 +100,11 @@ async fn every_client_gets_every_message_once_in_room_order() {
         ok(&client, "join", json!({"room": "r"})).await;
         clients.push(client);
     }
-    let per_client = 40;
+    let per_client = 30;
     let acked = send_all(&clients, "r", per_client).await;
     let total = per_client * clients.len();
     assert_eq!(acked.len(), total);
-    let history = ok(&clients[0], "history", json!({"room": "r", "limit": 200})).await;
+    let history = ok(&clients[0], "history", json!({"room": "r", "limit": 100})).await;
     let history: Vec<Value> = history["messages"].as_array().expect("messages").clone();
     assert_eq!(seqs(&history), (1..=total as i64).collect::<Vec<_>>());
     for client in &clients {
@@ -134,16 +134,25 @@ async fn members_presence_and_typing_cross_nodes() {
     let joined = ok(&bob, "join", json!({"room": "r"})).await;
     assert_eq!(joined["members"], json!(["alice", "bob"]), "{joined}");
     let seen = presence_in(&alice, "r").await;
-    assert_eq!((&seen["action"], &seen["name"]), (&json!("join"), &json!("bob")));
+    assert_eq!(
+        (&seen["action"], &seen["name"]),
+        (&json!("join"), &json!("bob"))
+    );
 
     ok(&bob, "typing", json!({"room": "r", "typing": true})).await;
     let typing = alice.next_event_named("typing").await.expect("typing");
-    assert_eq!(typing[0], json!({"room": "r", "name": "bob", "typing": true}));
+    assert_eq!(
+        typing[0],
+        json!({"room": "r", "name": "bob", "typing": true})
+    );
 
     ok(&bob, "rename", json!({"name": "robert"})).await;
     let renamed = presence_in(&alice, "r").await;
     assert_eq!(renamed["action"], "rename");
-    assert_eq!((&renamed["old"], &renamed["name"]), (&json!("bob"), &json!("robert")));
+    assert_eq!(
+        (&renamed["old"], &renamed["name"]),
+        (&json!("bob"), &json!("robert"))
+    );
 
     let rooms = ok(&alice, "rooms", json!({})).await;
     let r = rooms["rooms"]
@@ -157,7 +166,10 @@ async fn members_presence_and_typing_cross_nodes() {
 
     ok(&bob, "leave", json!({"room": "r"})).await;
     let left = presence_in(&alice, "r").await;
-    assert_eq!((&left["action"], &left["name"]), (&json!("leave"), &json!("robert")));
+    assert_eq!(
+        (&left["action"], &left["name"]),
+        (&json!("leave"), &json!("robert"))
+    );
 
     // A node that stops says goodbye: its members leave at once, not after the timeout.
     ok(&bob, "join", json!({"room": "r"})).await;
@@ -180,8 +192,16 @@ async fn seed_clients_get_lobby_messages_from_every_node() {
     let servers = nodes(&db, &redis_url(), 2).await;
     let seed = servers[0].seed().await;
     let v1 = servers[1].named("ann").await;
-    ok(&v1, "send", json!({"room": "lobby", "text": "hello from n1"})).await;
-    let got = seed.next_event_named("chat message").await.expect("chat message");
+    ok(
+        &v1,
+        "send",
+        json!({"room": "lobby", "text": "hello from n1"}),
+    )
+    .await;
+    let got = seed
+        .next_event_named("chat message")
+        .await
+        .expect("chat message");
     assert_eq!(got[0], "ann: hello from n1");
 }
 
@@ -198,7 +218,14 @@ impl PrivateRedis {
             .expect("free port")
             .port();
         let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .args(["--appendonly", "no"])
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -262,7 +289,12 @@ async fn messages_the_relay_lost_are_filled_from_the_store() {
     let total = 200;
     let send = async {
         for i in 0..total {
-            ok(&sender, "send", json!({"room": "r", "text": format!("m{i}")})).await;
+            ok(
+                &sender,
+                "send",
+                json!({"room": "r", "text": format!("m{i}")}),
+            )
+            .await;
             if i % 50 == 25 {
                 redis.kill_subscribers().await;
             }

@@ -98,11 +98,6 @@ pub async fn run(io: SocketIo, app: App, cluster: Arc<Cluster>, mut events: mpsc
     }
 }
 
-/// Says goodbye (shutdown): the other nodes drop this node's members at once.
-pub fn bye(cluster: &Cluster) {
-    cluster.publish(Body::Bye);
-}
-
 /// Publishes this node's whole membership (under the presence lock, so it matches its version).
 pub fn publish_snapshot(io: &SocketIo, app: &App, cluster: &Cluster) {
     let presence = app.presence();
@@ -193,7 +188,9 @@ impl Members {
                     name: &name,
                     typing,
                 };
-                to_members(self.io.to(room.clone()), out::TYPING, &payload).await;
+                if let Some(ns) = self.io.of("/") {
+                    to_members(ns.to(room.clone()), out::TYPING, &payload).await;
+                }
             }
             Body::Bye => {
                 tracing::info!(%node, "cluster: node left");
@@ -295,7 +292,13 @@ impl Members {
     }
 
     /// Replaces `node`'s members with a snapshot, announcing the difference.
-    fn replace(&mut self, node: &str, ver: u64, snapshot: Vec<Member>, announce: &mut Vec<Announce>) {
+    fn replace(
+        &mut self,
+        node: &str,
+        ver: u64,
+        snapshot: Vec<Member>,
+        announce: &mut Vec<Announce>,
+    ) {
         let Some(entry) = self.nodes.get_mut(node) else {
             return;
         };
@@ -306,7 +309,11 @@ impl Members {
                     m.sid,
                     Remote {
                         name: UserName::new(&m.name).ok()?,
-                        rooms: m.rooms.iter().filter_map(|r| RoomName::new(r).ok()).collect(),
+                        rooms: m
+                            .rooms
+                            .iter()
+                            .filter_map(|r| RoomName::new(r).ok())
+                            .collect(),
                         seed: m.seed,
                     },
                 ))
@@ -397,6 +404,10 @@ impl Members {
 
     /// Sends presence events to this node's v1 members (crowded rooms get a count later).
     async fn announce(&self, events: Vec<Announce>) {
+        // `None` once the server is closing (`io.to` would panic then).
+        let Some(ns) = self.io.of("/") else {
+            return;
+        };
         for event in events {
             if crowded(&self.app, &event.room) {
                 continue;
@@ -409,7 +420,7 @@ impl Members {
                 count: None,
             };
             to_members(
-                self.io.to(event.room.as_str().to_owned()),
+                ns.clone().to(event.room.as_str().to_owned()),
                 out::PRESENCE,
                 &payload,
             )

@@ -48,6 +48,14 @@ pub enum ClusterError {
     },
 }
 
+/// What the publisher is handed.
+pub enum Outgoing {
+    /// An encoded envelope.
+    Envelope(Vec<u8>),
+    /// Answer once everything queued before has been sent (or failed).
+    Flush(oneshot::Sender<()>),
+}
+
 /// What crosses to the order task from the subscriber.
 pub enum Inbound {
     /// Messages another node committed.
@@ -90,7 +98,7 @@ pub struct Cluster {
     pub counters: Counters,
     /// Membership version: bumped, under the presence lock, with every change published.
     ver: AtomicU64,
-    outbox: mpsc::Sender<Vec<u8>>,
+    outbox: mpsc::Sender<Outgoing>,
     watches: mpsc::Sender<order::Watch>,
     /// Rooms the order task delivers here (their starting point is set).
     watched: Mutex<HashSet<String>>,
@@ -104,7 +112,7 @@ pub struct Cluster {
 
 /// The receiving ends the tasks take at [`start`].
 pub struct Tasks {
-    outbox: mpsc::Receiver<Vec<u8>>,
+    outbox: mpsc::Receiver<Outgoing>,
     watches: mpsc::Receiver<order::Watch>,
     client: ::redis::Client,
 }
@@ -224,8 +232,18 @@ impl Cluster {
                 return;
             }
         };
-        if self.outbox.try_send(bytes).is_err() {
+        if self.outbox.try_send(Outgoing::Envelope(bytes)).is_err() {
             self.counters.redis_error();
+        }
+    }
+
+    /// Says goodbye (shutdown), so the other nodes drop this node's members at once, and waits
+    /// (at most `within`) until it and everything queued before it went out.
+    pub async fn leave(&self, within: std::time::Duration) {
+        self.publish(Body::Bye);
+        let (done, flushed) = oneshot::channel();
+        if self.outbox.send(Outgoing::Flush(done)).await.is_ok() {
+            let _ = tokio::time::timeout(within, flushed).await;
         }
     }
 

@@ -5,7 +5,7 @@
 
 use super::members::Event;
 use super::wire::{Body, Envelope};
-use super::{Cluster, ClusterError, Inbound};
+use super::{Cluster, ClusterError, Inbound, Outgoing};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -51,7 +51,7 @@ pub async fn check(url: &str) -> Result<redis::Client, ClusterError> {
 pub async fn publish(
     cluster: Arc<Cluster>,
     client: redis::Client,
-    mut outbox: mpsc::Receiver<Vec<u8>>,
+    mut outbox: mpsc::Receiver<Outgoing>,
 ) {
     let channel = cluster.channel();
     let mut backoff = MIN_BACKOFF;
@@ -78,8 +78,14 @@ pub async fn publish(
             return;
         }
         let mut pipe = redis::pipe();
-        for bytes in batch.drain(..) {
-            pipe.publish(&channel, bytes).ignore();
+        let mut flushes = Vec::new();
+        for item in batch.drain(..) {
+            match item {
+                Outgoing::Envelope(bytes) => {
+                    pipe.publish(&channel, bytes).ignore();
+                }
+                Outgoing::Flush(done) => flushes.push(done),
+            }
         }
         match tokio::time::timeout(TIMEOUT, pipe.query_async::<()>(connection)).await {
             Ok(Ok(())) => {}
@@ -91,6 +97,9 @@ pub async fn publish(
                 conn = None;
                 lost("publisher", &cluster, "publish timed out", &mut backoff).await;
             }
+        }
+        for done in flushes {
+            let _ = done.send(()); // the waiter may have given up
         }
     }
 }
@@ -173,7 +182,12 @@ async fn lost(which: &'static str, cluster: &Cluster, cause: &str, backoff: &mut
     };
     let was_up = flag.swap(false, Ordering::Relaxed);
     if was_up || *backoff == MIN_BACKOFF {
-        tracing::warn!(node = cluster.node(), which, cause, "cluster: Redis connection lost; retrying");
+        tracing::warn!(
+            node = cluster.node(),
+            which,
+            cause,
+            "cluster: Redis connection lost; retrying"
+        );
     } else {
         tracing::debug!(which, cause, "cluster: Redis still unreachable");
     }

@@ -56,7 +56,11 @@ pub fn deliver(io: &SocketIo, app: &App, message: &Message, from_seed: bool) {
     let Some(encoded) = encode(message, from_seed) else {
         return;
     };
-    let sockets = io.to(message.room.clone()).sockets();
+    // `None` once the server is closing (`io.to` would panic then).
+    let Some(ns) = io.of("/") else {
+        return;
+    };
+    let sockets = ns.to(message.room.clone()).sockets();
     let mut delivered = 0;
     for socket in sockets {
         let session = socket.extensions.get::<SessionRef>();

@@ -1,12 +1,12 @@
 //! `join` `{room, since?}`: membership plus the history a client needs, either the latest page or
 //! exactly what it missed since an id (lossless reconnect).
 
+use crate::cluster::wire::Change;
 use crate::protocol::{self, JoinReq, Joined};
 use crate::socket::inbox::Connection;
 use crate::socket::reply::Reply;
 use crate::socket::session::Metered;
 use crate::socket::{announce, store_failed};
-use crate::cluster::wire::Change;
 use chatroom_core::{ChatError, RoomName};
 
 /// Messages returned by a plain join.

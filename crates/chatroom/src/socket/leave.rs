@@ -1,10 +1,10 @@
 //! `leave` `{room}`, and the same bookkeeping for every room on disconnect.
 
+use crate::cluster::wire::Change;
 use crate::protocol::{self, Done, RoomReq};
 use crate::socket::announce;
 use crate::socket::inbox::Connection;
 use crate::socket::reply::Reply;
-use crate::cluster::wire::Change;
 use chatroom_core::{ChatError, RoomName};
 
 /// Handles `leave`.

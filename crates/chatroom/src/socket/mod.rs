@@ -18,8 +18,8 @@ pub mod send;
 pub mod session;
 pub mod typing;
 
-use crate::protocol::{CHAT_MESSAGE, Welcome, inbound, out};
 use crate::cluster::wire::Change;
+use crate::protocol::{CHAT_MESSAGE, Welcome, inbound, out};
 use chatroom_core::{ChatError, LOBBY, RoomName};
 use chatroom_store::StoreError;
 use inbox::{Connection, Outbox};

@@ -1,10 +1,10 @@
 //! `rename` `{name}`: a new display name, announced in every room the client is in.
 
+use crate::cluster::wire::Change;
 use crate::protocol::{self, RenameReq, Renamed};
 use crate::socket::announce;
 use crate::socket::inbox::Connection;
 use crate::socket::reply::Reply;
-use crate::cluster::wire::Change;
 use chatroom_core::{ChatError, UserName};
 
 /// Handles `rename`.
