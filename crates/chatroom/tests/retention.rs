@@ -69,10 +69,12 @@ fn now_ms() -> i64 {
 /// Stores `n` messages in `room` at `ts` straight through the store (cids `{prefix}{i}`);
 /// their ids.
 async fn seed(url: &str, room: &str, prefix: &str, n: usize, ts: i64) -> Vec<i64> {
-    let (store, _feed) = Store::open(url).await.expect("open store");
-    // One after another: `ids[i]` is the message with text and cid `{prefix}{i}` (concurrent
-    // appends may commit in any order, which made the cid-retry check flaky).
-    let mut ids = Vec::new();
+    let (store, mut feed) = Store::open(url).await.expect("open store");
+    // Nobody delivers here, but the writer waits for a full feed: drain it.
+    tokio::spawn(async move { while feed.recv().await.is_some() {} });
+    // Queued one after another (`submit`), so `ids[i]` is the message with text and cid
+    // `{prefix}{i}`, while the commits still share transactions.
+    let mut commits = Vec::new();
     for i in 0..n {
         let new = NewMessage::new(
             RoomName::new(room).expect("room"),
@@ -83,7 +85,11 @@ async fn seed(url: &str, room: &str, prefix: &str, n: usize, ts: i64) -> Vec<i64
             ts,
         )
         .expect("message");
-        ids.push(store.append(new).await.expect("append").message.id);
+        commits.push(store.submit(new).await.expect("queued"));
+    }
+    let mut ids = Vec::new();
+    for commit in commits {
+        ids.push(commit.await.expect("append").message.id);
     }
     store.close().await;
     ids
