@@ -68,7 +68,7 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<PurgeReport, StoreError>> + Send;
 
     /// Each of `rooms`' sequence head (its newest message's seq; rooms never written are
-    /// absent), ascending by room, in one read.
+    /// absent), in one read, any order ([`crate::Store::heads`] sorts).
     fn heads(
         &self,
         rooms: &[&str],

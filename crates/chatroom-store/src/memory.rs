@@ -1,6 +1,6 @@
 //! In-process backend for tests: the same semantics as the SQL backends (ids ascending across
-//! rooms, per-room seqs 1, 2, 3, …, `(room, cid)` de-duplication through the shared [`Plan`], all-or-nothing batches), no
-//! SQL and no persistence.
+//! rooms, per-room seqs 1, 2, 3, …, `(room, cid)` de-duplication through the shared [`Plan`],
+//! all-or-nothing batches), no SQL and no persistence.
 
 use crate::backend::{Backend, Plan, Stored, Window, count_new};
 use crate::retention::{PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally, truncated};
@@ -185,13 +185,10 @@ impl Backend for MemoryBackend {
 
     async fn heads(&self, rooms: &[&str]) -> Result<Vec<(String, RoomSeq)>, StoreError> {
         let state = self.lock();
-        let mut out: Vec<(String, RoomSeq)> = rooms
+        Ok(rooms
             .iter()
             .filter_map(|r| Some(((*r).to_owned(), *state.seqs.get(*r)?)))
-            .collect();
-        out.sort();
-        out.dedup();
-        Ok(out)
+            .collect())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -415,7 +415,7 @@ impl Backend for PgBackend {
 
     async fn heads(&self, rooms: &[&str]) -> Result<Vec<(String, RoomSeq)>, StoreError> {
         Ok(
-            sqlx::query_as("SELECT room, seq FROM room_seq WHERE room = ANY($1) ORDER BY room")
+            sqlx::query_as("SELECT room, seq FROM room_seq WHERE room = ANY($1)")
                 .bind(rooms)
                 .fetch_all(&self.read)
                 .await?,

@@ -276,7 +276,7 @@ impl Backend for SqliteBackend {
             for room in chunk {
                 list.push_bind(*room);
             }
-            q.push(") ORDER BY room");
+            q.push(")");
             let rows: Vec<(String, RoomSeq)> = q
                 .build_query_as()
                 .persistent(false)
@@ -284,7 +284,6 @@ impl Backend for SqliteBackend {
                 .await?;
             out.extend(rows);
         }
-        out.sort();
         Ok(out)
     }
 
