@@ -3,7 +3,7 @@
 //! socket whose send queue is full is known by name: it is disconnected with a logged reason
 //! and counted, and recovers with `join` + `since` on reconnect. Nothing is skipped silently.
 
-use crate::app::{App, Stats};
+use crate::app::App;
 use crate::protocol::{CHAT_MESSAGE, out};
 use crate::socket::session::SessionRef;
 use chatroom_core::{LOBBY, Message};
@@ -17,6 +17,9 @@ use tokio::sync::mpsc::Receiver;
 /// Runs until the store closes its feed.
 pub async fn run(io: SocketIo, app: App, mut feed: Receiver<Vec<Arc<Message>>>) {
     while let Some(batch) = feed.recv().await {
+        app.metrics
+            .messages_stored
+            .inc_by(u64::try_from(batch.len()).unwrap_or(u64::MAX));
         for message in &batch {
             deliver(&io, &app, message);
         }
@@ -76,14 +79,14 @@ fn deliver(io: &SocketIo, app: &App, message: &Message) {
             }
         }
     }
-    Stats::add(&app.stats.deliveries, delivered);
+    app.metrics.messages_delivered.inc_by(delivered);
 }
 
 /// How often a slow client's disconnect is retried while its queue is still full.
 const DISCONNECT_RETRY: Duration = Duration::from_millis(100);
 
 fn disconnect_slow(app: &App, socket: SocketRef, message: &Message) {
-    Stats::add(&app.stats.slow_disconnects, 1);
+    app.metrics.slow_disconnects.inc();
     tracing::warn!(
         sid = %socket.id,
         room = %message.room,
