@@ -26,7 +26,7 @@ for (const kind of storeKinds()) {
       const clients = new Clients();
       afterEach(() => clients.closeAll());
 
-      test('every sent message is answered, the client reconnects and resends', async () => {
+      test('every sent message is answered, the client reconnects and resends', async (t) => {
         const store = await makeStore(kind);
         const first = await startServer({ db: store.url });
         let second;
@@ -74,10 +74,13 @@ for (const kind of storeKinds()) {
           })();
           await sleep(300);
           const sentAtSignal = sent.length;
+          const signalledAt = Date.now();
           first.proc.kill('SIGTERM');
           await withTimeout(disconnected, 10000, 'disconnect after SIGTERM');
+          const closedMs = Date.now() - signalledAt;
           await sender;
           const exit = await withTimeout(first.exited, 10000, 'first server exit');
+          const exitedMs = Date.now() - signalledAt;
           assert.equal(exit.code, 0, first.logs());
 
           // The reason is one after which socket.io-client reconnects by itself: a transport
@@ -96,6 +99,10 @@ for (const kind of storeKinds()) {
             refused.push(cid);
           }
           assert.ok(answers.size - refused.length >= sentAtSignal / 2, `${refused.length} of ${answers.size} refused`);
+          t.diagnostic(
+            `reason=${reason} sent=${sent.length} ok=${answers.size - refused.length} ` +
+              `unavailable=${refused.length} closed_after_ms=${closedMs} exited_after_ms=${exitedMs}`,
+          );
 
           // It is already trying; a second server on the same port takes it back.
           await withTimeout(
