@@ -296,3 +296,51 @@ fn a_good_tls_pair_listens_on_https() {
     signal(&child, "-TERM");
     assert!(child.wait().unwrap().success());
 }
+
+/// `GET path` over a fresh HTTP/1.0 connection: (status, body), or `None` if nothing answers.
+fn get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+#[test]
+fn sigterm_turns_readyz_503_and_refuses_new_sessions_while_draining() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(&format!("sqlite://{}/t.db", dir.path().display()), 0);
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let (status, body) = get(&addr, "/readyz").expect("ready answer");
+    assert_eq!(
+        (status, body.contains("\"ready\":true")),
+        (200, true),
+        "{body}"
+    );
+    signal(&server.child, "-TERM");
+    // The drain keeps the listener open for at least 250 ms (DRAIN_SETTLE) for the requests of
+    // existing polling sessions; a probe in that window sees the node as not ready.
+    let started = Instant::now();
+    let mut seen = None;
+    while started.elapsed() < Duration::from_secs(5) {
+        match get(&addr, "/readyz") {
+            Some((503, body)) => {
+                let handshake = get(&addr, "/socket.io/?EIO=4&transport=polling");
+                seen = Some((body, handshake));
+                break;
+            }
+            Some(_) => std::thread::sleep(Duration::from_millis(5)),
+            None => break, // closed already: the window was missed
+        }
+    }
+    let (body, handshake) = seen.expect("/readyz answered 503 while draining");
+    assert!(body.contains("\"reason\":\"draining\""), "{body}");
+    let (status, body) = handshake.expect("a handshake answered while draining");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"code\":\"unavailable\""), "{body}");
+    assert!(server.child.wait().unwrap().success());
+}
