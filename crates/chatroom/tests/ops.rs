@@ -113,13 +113,16 @@ async fn metrics_move_with_traffic_on_both_transports() {
     let bob = server.named("bob").await;
     let sid = polling_client(server.addr, "poller").await;
     for i in 0..5 {
-        ok(
-            &alice,
-            "send",
-            json!({"room": "lobby", "text": format!("m{i}")}),
-        )
-        .await;
+        let message = json!({"room": "lobby", "text": format!("m{i}"), "cid": format!("c{i}")});
+        ok(&alice, "send", message).await;
     }
+    // A retry with the same cid is acked with the original: not stored, not delivered again.
+    ok(
+        &alice,
+        "send",
+        json!({"room": "lobby", "text": "m0", "cid": "c0"}),
+    )
+    .await;
     for _ in 0..5 {
         bob.next_event_named("message").await.expect("delivered");
     }
@@ -136,10 +139,10 @@ async fn metrics_move_with_traffic_on_both_transports() {
     assert_eq!(sample(&text, "chatroom_messages_stored_total"), 5.0);
     // alice, bob and the poller each get every lobby message.
     assert_eq!(sample(&text, "chatroom_messages_delivered_total"), 15.0);
-    assert_eq!(sample(&text, "chatroom_ack_latency_seconds_count"), 5.0);
+    assert_eq!(sample(&text, "chatroom_ack_latency_seconds_count"), 6.0);
     assert_eq!(
         sample(&text, "chatroom_ack_latency_seconds_bucket{le=\"+Inf\"}"),
-        5.0
+        6.0
     );
     assert!(sample(&text, "chatroom_ack_latency_seconds_sum") > 0.0);
     assert_eq!(

@@ -17,9 +17,6 @@ use tokio::sync::mpsc::Receiver;
 /// Runs until the store closes its feed.
 pub async fn run(io: SocketIo, app: App, mut feed: Receiver<Vec<Arc<Message>>>) {
     while let Some(batch) = feed.recv().await {
-        app.metrics
-            .messages_stored
-            .inc_by(u64::try_from(batch.len()).unwrap_or(u64::MAX));
         for message in &batch {
             deliver(&io, &app, message);
         }

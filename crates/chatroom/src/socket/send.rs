@@ -58,7 +58,8 @@ async fn queue_send(
     queue(cx, message).await
 }
 
-/// Hands `message` to the store's writer (ids follow queueing order) and returns its commit.
+/// Hands `message` to the store's writer (ids follow queueing order) and returns its commit,
+/// which counts the message in `chatroom_messages_stored_total` unless it was a duplicate.
 pub async fn queue(cx: &Connection, message: NewMessage) -> Result<Committing, ChatError> {
     let committed = cx
         .app
@@ -66,5 +67,14 @@ pub async fn queue(cx: &Connection, message: NewMessage) -> Result<Committing, C
         .submit(message)
         .await
         .map_err(store_failed(&cx.app))?;
-    Ok(Box::pin(committed))
+    let metrics = cx.app.metrics.clone();
+    Ok(Box::pin(async move {
+        let result = committed.await;
+        if let Ok(appended) = &result
+            && !appended.duplicate
+        {
+            metrics.messages_stored.inc();
+        }
+        result
+    }))
 }
