@@ -22,6 +22,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the ack latency buckets: 1 ms … 5 s, roughly ×2.5 per step, so a
@@ -95,9 +96,25 @@ pub struct RefusalLabel {
     pub event: String,
 }
 
+/// Running totals kept by another part (the cluster relay's own atomics), for
+/// [`Metrics::catch_up_relay`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayTotals {
+    /// Messages published to other nodes.
+    pub relayed_out: u64,
+    /// Messages received from other nodes.
+    pub relayed_in: u64,
+    /// Messages read from the store to fill relay gaps.
+    pub gaps_filled: u64,
+    /// Failed Redis operations.
+    pub redis_errors: u64,
+}
+
 /// Every metric of one server; see the module docs and docs/DEPLOY.md for their meaning.
 pub struct Metrics {
     registry: Registry,
+    /// Serializes [`Metrics::catch_up_relay`]: two scrapes at once must not add a delta twice.
+    catch_up: Mutex<()>,
     /// Socket.IO connections by transport (sampled at scrape).
     pub connections: Family<TransportLabel, Gauge>,
     /// Rooms with at least one member on this node (sampled at scrape).
@@ -214,6 +231,7 @@ impl Metrics {
         );
         Self {
             registry,
+            catch_up: Mutex::new(()),
             connections,
             rooms,
             messages_stored,
@@ -263,6 +281,24 @@ impl Metrics {
         self.rooms.set(i64::try_from(rooms).unwrap_or(i64::MAX));
     }
 
+    /// Brings the relay counters up to `totals`, for a relay that counts in its own atomics
+    /// (called at scrape): each counter grows by what it lags behind, never shrinks. A relay
+    /// that increments these counters directly needs no call.
+    pub fn catch_up_relay(&self, totals: RelayTotals) {
+        let _one_at_a_time = self.catch_up.lock().unwrap_or_else(|p| p.into_inner());
+        let lift = |counter: &Counter, total: u64| {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        };
+        let direction = |direction| {
+            self.relayed
+                .get_or_create_owned(&DirectionLabel { direction })
+        };
+        lift(&direction(Direction::Out), totals.relayed_out);
+        lift(&direction(Direction::In), totals.relayed_in);
+        lift(&self.relay_gaps_filled, totals.gaps_filled);
+        lift(&self.redis_errors, totals.redis_errors);
+    }
+
     /// The registry in the OpenMetrics text format ([`CONTENT_TYPE`]).
     pub fn encode(&self) -> String {
         let mut text = String::new();
@@ -308,5 +344,27 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn relay_totals_are_caught_up_once() {
+        let metrics = Metrics::new();
+        let totals = RelayTotals {
+            relayed_out: 5,
+            relayed_in: 7,
+            gaps_filled: 2,
+            redis_errors: 1,
+        };
+        metrics.catch_up_relay(totals);
+        metrics.catch_up_relay(totals);
+        let text = metrics.encode();
+        for line in [
+            "chatroom_messages_relayed_total{direction=\"out\"} 5",
+            "chatroom_messages_relayed_total{direction=\"in\"} 7",
+            "chatroom_relay_gaps_filled_total 2",
+            "chatroom_redis_errors_total 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
     }
 }
