@@ -2,6 +2,8 @@
 //! and the drain state. One [`App`] is cloned into every HTTP and Socket.IO handler
 //! (socketioxide `State`, axum `State`).
 
+use crate::cluster::Cluster;
+use crate::cluster::wire::Change;
 use crate::config::Config;
 use crate::http::page::Page;
 use crate::identity::IdentityKeys;
@@ -45,11 +47,19 @@ pub struct Shared {
     pub drain: Drain,
     /// Open TCP connections, counted at accept against `--max-connections` and per address.
     pub connections: Connections,
+    /// This node's cluster handle (`--redis`); `None` for a single node.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl App {
     /// Wraps the parts into one handle.
-    pub fn new(config: Config, store: Store, page: Page, identity: IdentityKeys) -> Self {
+    pub fn new(
+        config: Config,
+        store: Store,
+        page: Page,
+        identity: IdentityKeys,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Self {
         let readiness = Readiness::default();
         let probe = store.clone();
         readiness.add("store", move || {
@@ -69,6 +79,7 @@ impl App {
             metrics: Arc::new(Metrics::new()),
             readiness,
             drain: Drain::default(),
+            cluster,
         }))
     }
 
@@ -79,6 +90,19 @@ impl App {
             .presence
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Tells the other nodes about a change of this node's membership, if clustered. Call it
+    /// while holding the [`App::presence`] guard that made the change (see `Cluster::note`).
+    pub fn note(&self, change: impl FnOnce() -> Change) {
+        if let Some(cluster) = &self.cluster {
+            cluster.note(change());
+        }
+    }
+
+    /// Whether `sid` is a connection of another node.
+    pub fn is_remote(&self, sid: &Sid) -> bool {
+        self.cluster.as_ref().is_some_and(|c| c.is_remote(sid))
     }
 
     /// Name holders. Held only for short, non-async sections.

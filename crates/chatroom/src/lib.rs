@@ -19,9 +19,11 @@
 //! - [`retention`]: the purge loop of `--retention-days` / `--retention-per-room`.
 //! - [`shutdown`]: SIGINT/SIGTERM, the drain state and the drain order.
 //! - [`tls`]: `--tls-cert`/`--tls-key` → the rustls acceptor of the accept loop.
+//! - [`cluster`]: `--redis`: relay, room order and presence across nodes.
 
 pub mod app;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod identity;
@@ -37,8 +39,7 @@ pub mod socket;
 pub mod tls;
 
 use app::App;
-use chatroom_core::Message;
-use chatroom_store::{Store, StoreError};
+use chatroom_store::{Feed, Store, StoreError};
 use config::Config;
 use http::page::{Page, PageError};
 use identity::IdentityKeys;
@@ -47,7 +48,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc::Receiver;
 
 /// How long clients get to close after a shutdown signal before the process exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -96,6 +96,9 @@ pub enum ServerError {
     /// The TLS certificate or key cannot be used.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The cluster could not be joined.
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -104,7 +107,8 @@ pub enum ServerError {
 /// A server whose store is open and page rendered, ready to serve on a listener.
 pub struct Server {
     app: App,
-    feed: Receiver<Vec<Arc<Message>>>,
+    feed: Feed,
+    cluster: Option<cluster::Tasks>,
     tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
@@ -117,10 +121,27 @@ impl Server {
         let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let (store, feed) = Store::open(&config.db).await?;
         let identity = IdentityKeys::new(&store.secret(IDENTITY_SECRET).await?);
+        let (cluster, tasks) = match &config.cluster {
+            Some(settings) => {
+                let (cluster, tasks) = cluster::Cluster::connect(settings.clone()).await?;
+                (Some(cluster), Some(tasks))
+            }
+            None => (None, None),
+        };
+        let app = App::new(config, store, page, identity, cluster);
+        if let Some(cluster) = app.cluster.clone() {
+            // A node that lost Redis still serves its own clients, but misses the others'
+            // messages until it is back: not ready for new ones.
+            app.readiness.add("redis", move || {
+                let up = cluster.redis_up();
+                Box::pin(async move { up.then_some(()).ok_or_else(|| "not connected".to_owned()) })
+            });
+        }
         Ok(Self {
-            app: App::new(config, store, page, identity),
+            app,
             feed,
             tls,
+            cluster: tasks,
         })
     }
 
@@ -138,7 +159,12 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let Server { app, feed, tls } = self;
+        let Server {
+            app,
+            feed,
+            tls,
+            cluster,
+        } = self;
         let config = &app.config;
         let (sio, io) = SocketIo::builder()
             .with_state(app.clone())
@@ -153,7 +179,22 @@ impl Server {
             .connect_timeout(config.connect_timeout)
             .build_svc();
         socket::register(&io);
-        let deliver = tokio::spawn(socket::deliver::run(io.clone(), app.clone(), feed));
+        let deliver = match (&app.cluster, cluster) {
+            (Some(handle), Some(tasks)) => {
+                let tasks =
+                    cluster::start(io.clone(), app.clone(), Arc::clone(handle), tasks, feed);
+                // The lobby is every connection's first room: deliver it from the start.
+                if let Err(error) = handle.watch(&chatroom_core::RoomName::lobby()).await {
+                    tracing::warn!(%error, "cluster: lobby not watched yet; its first join will retry");
+                }
+                tasks
+            }
+            _ => vec![tokio::spawn(socket::deliver::run(
+                io.clone(),
+                app.clone(),
+                feed,
+            ))],
+        };
         let crowd = tokio::spawn(socket::crowd::run(io.clone(), app.clone()));
         let purge = tokio::spawn(retention::run(app.clone()));
         let guard = net::guard::Guard::new(config, app.metrics.clone(), app.drain.clone());
@@ -206,8 +247,13 @@ impl Server {
         // Before closing the store: a round in progress holds a connection the close waits for.
         purge.abort();
         let _ = purge.await;
+        if let Some(cluster) = &app.cluster {
+            cluster.leave(Duration::from_secs(1)).await;
+        }
         app.store.close().await;
-        deliver.abort();
+        for task in deliver {
+            task.abort();
+        }
         crowd.abort();
         tracing::info!("stopped");
         Ok(())

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::json;
+use std::sync::atomic::Ordering;
 
 /// # GET /healthz
 ///
@@ -36,6 +37,14 @@ pub async fn healthz(State(app): State<App>) -> impl IntoResponse {
         "open_fds": open_fds(),
         "rooms": rooms,
         "presence_connections": presence_connections,
+        "node": app.cluster.as_ref().map(|c| c.node()),
+        "cluster": app.cluster.as_ref().map(|c| json!({
+            "redis": if c.redis_up() { "ok" } else { "unavailable" },
+            "relayed_out": c.counters.relayed_out.load(Ordering::Relaxed),
+            "relayed_in": c.counters.relayed_in.load(Ordering::Relaxed),
+            "gaps_filled": c.counters.gaps_filled.load(Ordering::Relaxed),
+            "redis_errors": c.counters.redis_errors.load(Ordering::Relaxed),
+        })),
     }));
     let status = if store_ok {
         StatusCode::OK
@@ -47,13 +56,15 @@ pub async fn healthz(State(app): State<App>) -> impl IntoResponse {
 
 /// # GET /readyz
 ///
-/// 200 `{"ready":true,"checks":{"store":"ok",…}}` when every check of `app.readiness` passes
+/// 200 `{"ready":true,"node":…,"checks":{"store":"ok",…}}` (`node`: the cluster node's name,
+/// null on a single node; a cluster node also checks `redis`) when every check passes
 /// and the server is not draining; otherwise 503 `{"ready":false,"reason":…,"checks":{…}}`,
 /// where `reason` is `draining` or the first failed check as `NAME: why`. While draining the
 /// checks are not run (a stopping node is not ready, whatever its store says).
 pub async fn readyz(State(app): State<App>) -> impl IntoResponse {
     if app.drain.is_draining() {
-        let body = json!({ "ready": false, "reason": "draining", "checks": {} });
+        let node = app.cluster.as_ref().map(|c| c.node());
+        let body = json!({ "ready": false, "node": node, "reason": "draining", "checks": {} });
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
     }
     let outcomes = app.readiness.run().await;
@@ -69,16 +80,17 @@ pub async fn readyz(State(app): State<App>) -> impl IntoResponse {
         };
         checks.insert(outcome.name.to_owned(), shown.into());
     }
+    let node = app.cluster.as_ref().map(|c| c.node());
     match reason {
         None => (
             StatusCode::OK,
-            Json(json!({ "ready": true, "checks": checks })),
+            Json(json!({ "ready": true, "node": node, "checks": checks })),
         ),
         Some(reason) => {
             tracing::debug!(%reason, "not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "ready": false, "reason": reason, "checks": checks })),
+                Json(json!({ "ready": false, "node": node, "reason": reason, "checks": checks })),
             )
         }
     }

@@ -1,7 +1,8 @@
 //! `GET /metrics`: the server's [`Metrics`](crate::metrics::Metrics) for a Prometheus scraper.
 //! The sampled gauges are set here, just before encoding: connections by transport from
 //! socketioxide's sockets (so an upgrade from polling to WebSocket shows at the next scrape),
-//! rooms with members from the presence table.
+//! rooms with members from the presence table. On a cluster node the relay counters are
+//! lifted to the cluster layer's own totals (`cluster::Counters`).
 
 use crate::app::App;
 use crate::metrics::CONTENT_TYPE;
@@ -27,6 +28,18 @@ pub async fn metrics(
     }
     let rooms = app.presence().rooms().len();
     app.metrics.sample(websocket, polling, rooms);
+    if let Some(cluster) = &app.cluster {
+        let total = |counter: &std::sync::atomic::AtomicU64| {
+            counter.load(std::sync::atomic::Ordering::Relaxed)
+        };
+        let counters = &cluster.counters;
+        app.metrics.catch_up_relay(crate::metrics::RelayTotals {
+            relayed_out: total(&counters.relayed_out),
+            relayed_in: total(&counters.relayed_in),
+            gaps_filled: total(&counters.gaps_filled),
+            redis_errors: total(&counters.redis_errors),
+        });
+    }
     (
         [
             (header::CONTENT_TYPE, CONTENT_TYPE),
