@@ -18,6 +18,8 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 # nginx in front of a cluster (deploy/nginx.conf); the browser cluster test runs its own copy.
 [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+# The TLS interop test makes its certificate with the openssl CLI.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

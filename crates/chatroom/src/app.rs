@@ -1,18 +1,21 @@
-//! Shared server state: configuration, the store handle, room membership and counters. One
-//! [`App`] is cloned into every HTTP and Socket.IO handler (socketioxide `State`, axum `State`).
+//! Shared server state: configuration, the store handle, room membership, metrics, readiness
+//! and the drain state. One [`App`] is cloned into every HTTP and Socket.IO handler
+//! (socketioxide `State`, axum `State`).
 
 use crate::cluster::Cluster;
 use crate::cluster::wire::Change;
 use crate::config::Config;
 use crate::http::page::Page;
 use crate::identity::IdentityKeys;
+use crate::metrics::Metrics;
 use crate::net::listener::Connections;
+use crate::readiness::Readiness;
+use crate::shutdown::Drain;
 use chatroom_core::{NameRegistry, Presence, RoomName};
 use chatroom_store::Store;
 use socketioxide::socket::Sid;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Cheap-to-clone handle to everything a handler needs.
@@ -36,30 +39,16 @@ pub struct Shared {
     crowd_changes: Mutex<BTreeSet<RoomName>>,
     /// Socket.IO connections per client address (see `socket::session::AddressSlot`).
     per_address: Mutex<HashMap<IpAddr, u32>>,
-    /// Operational counters for /healthz.
-    pub stats: Stats,
+    /// The server's metrics (`/metrics`; `/healthz` shows a few of them too).
+    pub metrics: Arc<Metrics>,
+    /// Named checks behind `/readyz` (the store's is added here; others may be added).
+    pub readiness: Readiness,
+    /// Whether the server is draining (shutting down) and the answers it still owes.
+    pub drain: Drain,
     /// Open TCP connections, counted at accept against `--max-connections` and per address.
     pub connections: Connections,
     /// This node's cluster handle (`--redis`); `None` for a single node.
     pub cluster: Option<Arc<Cluster>>,
-}
-
-/// Counters an operator wants to see.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Clients disconnected because their send queue stayed full.
-    pub slow_disconnects: AtomicU64,
-    /// Messages handed to client queues.
-    pub deliveries: AtomicU64,
-    /// Messages removed by the retention purge since start.
-    pub purged: AtomicU64,
-}
-
-impl Stats {
-    /// Adds `n` to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
 }
 
 impl App {
@@ -71,6 +60,12 @@ impl App {
         identity: IdentityKeys,
         cluster: Option<Arc<Cluster>>,
     ) -> Self {
+        let readiness = Readiness::default();
+        let probe = store.clone();
+        readiness.add("store", move || {
+            let store = probe.clone();
+            Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
+        });
         Self(Arc::new(Shared {
             connections: Connections::from_config(&config),
             config,
@@ -81,7 +76,9 @@ impl App {
             identity,
             crowd_changes: Mutex::new(BTreeSet::new()),
             per_address: Mutex::new(HashMap::new()),
-            stats: Stats::default(),
+            metrics: Arc::new(Metrics::new()),
+            readiness,
+            drain: Drain::default(),
             cluster,
         }))
     }

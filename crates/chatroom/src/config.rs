@@ -146,6 +146,12 @@ pub struct Cli {
     /// Time between retention purges; for tests (hidden) [default: 60s]
     #[arg(long, env = "CHATROOM_RETENTION_INTERVAL", value_name = "DURATION", value_parser = parse_duration, hide = true)]
     pub retention_interval: Option<Duration>,
+    /// PEM certificate chain for HTTPS/WSS (with --tls-key) [default: plain HTTP]
+    #[arg(long, env = "CHATROOM_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, env = "CHATROOM_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
     /// Redis URL (redis://HOST:PORT[/DB]): joins this node to a cluster sharing the PostgreSQL --db [default: one node, no Redis]
     #[arg(long, env = "CHATROOM_REDIS", value_name = "URL")]
     pub redis: Option<String>,
@@ -192,6 +198,8 @@ struct FileConfig {
     retention_days: Option<u32>,
     retention_per_room: Option<u64>,
     retention_interval: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     redis: Option<String>,
     redis_prefix: Option<String>,
     node_name: Option<String>,
@@ -298,6 +306,8 @@ pub struct Config {
     pub retention: RetentionPolicy,
     /// Time between two purges (hidden `--retention-interval`, for tests).
     pub retention_interval: Duration,
+    /// Serve HTTPS/WSS with this certificate and key; `None` = plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
     /// Cluster membership (`--redis`); `None`: a single node.
     pub cluster: Option<cluster::ClusterConfig>,
 }
@@ -385,7 +395,18 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
+        let tls = match (cli.tls_cert.or(file.tls_cert), cli.tls_key.or(file.tls_key)) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    setting: "--tls-cert/--tls-key",
+                    message: "give both a certificate and its key, or neither".into(),
+                });
+            }
+        };
         let config = Config {
+            tls,
             retention: RetentionPolicy {
                 max_age: retention_days.map(|d| Duration::from_secs(u64::from(d) * 86_400)),
                 per_room: retention_per_room,
@@ -551,6 +572,7 @@ impl Config {
             log_format: LogFormat::Text,
             retention: RetentionPolicy::default(),
             retention_interval: DEFAULT_RETENTION_INTERVAL,
+            tls: None,
             cluster: None,
         }
     }
@@ -708,6 +730,23 @@ mod tests {
             "retention_interval = \"soon\"\n",
         ] {
             assert!(Config::from_toml(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        assert!(parse(&[]).unwrap().tls.is_none());
+        let c = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        let tls = c.tls.unwrap();
+        assert_eq!(
+            (tls.cert.to_str(), tls.key.to_str()),
+            (Some("c.pem"), Some("k.pem"))
+        );
+        let c = Config::from_toml("tls_cert = \"a.pem\"\ntls_key = \"b.pem\"\n").unwrap();
+        assert!(c.tls.is_some());
+        for bad in [&["--tls-cert", "c.pem"][..], &["--tls-key", "k.pem"]] {
+            let error = parse(bad).unwrap_err().to_string();
+            assert!(error.contains("both"), "{bad:?}: {error}");
         }
     }
 

@@ -7,7 +7,9 @@
 //!
 //! - [`config`]: CLI/env/file → validated [`config::Config`].
 //! - [`app`]: shared state handed to every handler.
-//! - [`http`]: page, assets, our browser client, `/healthz`.
+//! - [`http`]: page, assets, our browser client, `/healthz`, `/readyz`, `/metrics`.
+//! - [`metrics`]: the Prometheus metrics of one server.
+//! - [`readiness`]: the named checks behind `/readyz`.
 //! - [`socket`]: the handshake and one file per wire event; [`socket::deliver`] emits messages.
 //! - [`identity`]: signed identity tokens, so a user keeps its id across reconnects.
 //! - [`net`]: the network edge — accept, timeouts, connection limits, client address.
@@ -15,7 +17,8 @@
 //! - [`refusal`]: rate-limited logging of every refused input.
 //! - [`protocol`]: event names and payload shapes (docs/PROTOCOL.md).
 //! - [`retention`]: the purge loop of `--retention-days` / `--retention-per-room`.
-//! - [`shutdown`]: SIGINT/SIGTERM and the drain order.
+//! - [`shutdown`]: SIGINT/SIGTERM, the drain state and the drain order.
+//! - [`tls`]: `--tls-cert`/`--tls-key` → the rustls acceptor of the accept loop.
 //! - [`cluster`]: `--redis`: relay, room order and presence across nodes.
 
 pub mod app;
@@ -25,12 +28,15 @@ pub mod config;
 pub mod http;
 pub mod identity;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod protocol;
+pub mod readiness;
 pub mod refusal;
 pub mod retention;
 pub mod shutdown;
 pub mod socket;
+pub mod tls;
 
 use app::App;
 use chatroom_store::{Feed, Store, StoreError};
@@ -45,6 +51,16 @@ use tokio::net::TcpListener;
 
 /// How long clients get to close after a shutdown signal before the process exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Part of [`SHUTDOWN_GRACE`] spent waiting for answers owed (acks of commits under way)
+/// before the transports close; the rest is for the closing itself.
+pub const DRAIN_ANSWERS: Duration = Duration::from_secs(3);
+
+/// Least time between the start of a drain and the closing of the transports, during which
+/// every event read is answered `unavailable` at once. A client that stops sending on its
+/// first `unavailable` (docs/PROTOCOL.md) has, by then, had every event it sent answered:
+/// what it sent before that answer arrived was on the wire for one round trip, far less.
+pub const DRAIN_SETTLE: Duration = Duration::from_millis(250);
 
 /// Name of the store secret that signs identity tokens.
 const IDENTITY_SECRET: &str = "identity";
@@ -77,6 +93,9 @@ pub enum ServerError {
     /// The page template is broken.
     #[error(transparent)]
     Page(#[from] PageError),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// The cluster could not be joined.
     #[error(transparent)]
     Cluster(#[from] cluster::ClusterError),
@@ -90,6 +109,7 @@ pub struct Server {
     app: App,
     feed: Feed,
     cluster: Option<cluster::Tasks>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Server {
@@ -97,6 +117,8 @@ impl Server {
     /// errors: the binary prints them as one line and exits non-zero.
     pub async fn build(config: Config) -> Result<Self, ServerError> {
         let page = Page::render(&config.title, config.views.as_deref())?;
+        // Before the store: a bad certificate should not wait for a database to answer.
+        let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let (store, feed) = Store::open(&config.db).await?;
         let identity = IdentityKeys::new(&store.secret(IDENTITY_SECRET).await?);
         let (cluster, tasks) = match &config.cluster {
@@ -106,21 +128,43 @@ impl Server {
             }
             None => (None, None),
         };
+        let app = App::new(config, store, page, identity, cluster);
+        if let Some(cluster) = app.cluster.clone() {
+            // A node that lost Redis still serves its own clients, but misses the others'
+            // messages until it is back: not ready for new ones.
+            app.readiness.add("redis", move || {
+                let up = cluster.redis_up();
+                Box::pin(async move { up.then_some(()).ok_or_else(|| "not connected".to_owned()) })
+            });
+        }
         Ok(Self {
-            app: App::new(config, store, page, identity, cluster),
+            app,
             feed,
+            tls,
             cluster: tasks,
         })
     }
 
-    /// Serves until `shutdown` resolves, then closes every client, flushes the store and
-    /// returns (after at most [`SHUTDOWN_GRACE`] for clients to go).
+    /// The shared state (metrics, readiness checks, drain) before serving starts, e.g. to add
+    /// a readiness check.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Serves until `shutdown` resolves, then drains (see [`shutdown`]: not ready, stop
+    /// accepting, give the answers owed, close every transport so clients reconnect
+    /// elsewhere), flushes the store and returns (after at most [`SHUTDOWN_GRACE`]).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let Server { app, feed, cluster } = self;
+        let Server {
+            app,
+            feed,
+            tls,
+            cluster,
+        } = self;
         let config = &app.config;
         let (sio, io) = SocketIo::builder()
             .with_state(app.clone())
@@ -153,26 +197,47 @@ impl Server {
         };
         let crowd = tokio::spawn(socket::crowd::run(io.clone(), app.clone()));
         let purge = tokio::spawn(retention::run(app.clone()));
-        let guard = net::guard::Guard::new(config);
-        let router =
-            http::with_safety_headers(http::router(app.clone()).fallback_service(sio).layer(
-                axum::middleware::from_fn_with_state(guard, net::guard::guard),
-            ));
+        let guard = net::guard::Guard::new(config, app.metrics.clone(), app.drain.clone());
+        let router = http::with_safety_headers(
+            http::router(app.clone(), io.clone())
+                .fallback_service(sio)
+                .layer(axum::middleware::from_fn_with_state(
+                    guard,
+                    net::guard::guard,
+                )),
+        );
 
         let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+        let drain_state = app.drain.clone();
         let stop = async move {
             shutdown.await;
-            tracing::info!("shutting down: closing clients");
+            tracing::info!("shutting down: draining");
+            drain_state.start();
             let _ = stopping.send(true); // the grace timer below is listening
         };
-        let served = net::serve::run(
-            listener,
+        let drain_state = app.drain.clone();
+        let closing_io = io.clone();
+        let drain = async move {
+            let settled = tokio::time::sleep(DRAIN_SETTLE);
+            if tokio::time::timeout(DRAIN_ANSWERS, drain_state.answered())
+                .await
+                .is_err()
+            {
+                tracing::warn!("answers still owed after {DRAIN_ANSWERS:?}; closing anyway");
+            }
+            settled.await;
+            tracing::info!("answers given; closing client transports");
+            // Engine.IO close, not Socket.IO DISCONNECT: clients reconnect (to another node).
+            closing_io.close().await;
+        };
+        let edge = net::serve::Edge {
             router,
-            app.connections.clone(),
-            net::serve::EdgeSettings::from_config(config),
-            stop,
-            io.close(),
-        );
+            connections: app.connections.clone(),
+            settings: net::serve::EdgeSettings::from_config(config),
+            tls,
+            metrics: app.metrics.clone(),
+        };
+        let served = net::serve::run(listener, edge, stop, drain);
         tokio::select! {
             () = served => {}
             () = async { let _ = stopped.wait_for(|s| *s).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {

@@ -41,6 +41,11 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async {
         let addr = config.addr;
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let server = match Server::build(config).await {
             Ok(server) => server,
             Err(e) => return fail(&e, 1),
@@ -51,9 +56,9 @@ fn main() -> ExitCode {
         };
         let bound = listener.local_addr().unwrap_or(addr);
         let stop = shutdown::signal(); // before the line below: a SIGTERM right after it is clean
-        println!("listening on http://{bound}");
+        println!("listening on {scheme}://{bound}");
         let _ = std::io::stdout().flush(); // harnesses read this line; nothing to do if closed
-        tracing::info!(%bound, "chatroom listening");
+        tracing::info!(%bound, scheme, "chatroom listening");
         match server.serve(listener, stop).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e, 1),

@@ -10,9 +10,9 @@
 //! one process owns the file, so no lock is needed.
 //!
 //! Each round that removed something logs one info line (rooms, rows, batches, duration) and
-//! adds the rows to the `purged` counter of `/healthz` (there is no `/metrics` yet).
+//! adds the rows to `chatroom_messages_purged_total` (`/metrics`; `purged` in `/healthz`).
 
-use crate::app::{App, Stats};
+use crate::app::App;
 use chatroom_store::DEFAULT_PURGE_BATCH;
 use tokio::time::MissedTickBehavior;
 
@@ -33,7 +33,7 @@ pub async fn run(app: App) {
                 tracing::debug!("retention purge skipped: another process holds the purge lock");
             }
             Ok(report) => {
-                Stats::add(&app.stats.purged, report.removed);
+                app.metrics.purged.inc_by(report.removed);
                 let duration_ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX);
                 if report.removed > 0 {
                     tracing::info!(
@@ -48,6 +48,7 @@ pub async fn run(app: App) {
                 }
             }
             Err(e) => {
+                app.metrics.store_errors.inc();
                 tracing::warn!(error = %e, "retention purge failed; retrying next round");
             }
         }

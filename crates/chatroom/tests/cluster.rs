@@ -120,6 +120,28 @@ async fn every_client_gets_every_message_once_in_room_order() {
             assert_ne!(event, "message", "extra message {data:?}");
         }
     }
+    // Each node's /metrics counts what it relayed; /readyz names the node and checks Redis.
+    for (i, server) in servers.iter().enumerate() {
+        let (_, text) = common::http_get(server.addr, "/metrics").await;
+        let value = |series: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("{series} not in\n{text}"))
+        };
+        let relayed = |direction: &str| {
+            value(&format!(
+                "chatroom_messages_relayed_total{{direction=\"{direction}\"}}"
+            ))
+        };
+        assert_eq!(relayed("out"), per_client as f64, "node {i}");
+        assert_eq!(relayed("in"), (total - per_client) as f64, "node {i}");
+        assert_eq!(value("chatroom_messages_stored_total"), per_client as f64);
+        let (status, ready) = common::http_get(server.addr, "/readyz").await;
+        assert_eq!(status, 200, "{ready}");
+        let ready: Value = serde_json::from_str(&ready).expect("json");
+        assert_eq!(ready["node"], format!("n{i}"));
+        assert_eq!(ready["checks"], json!({"store": "ok", "redis": "ok"}));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -402,7 +402,7 @@ async fn pages_and_assets_carry_the_browser_safety_headers() {
 async fn socket_handlers_see_the_client_address() {
     use chatroom::config::limits::TrustedProxies;
     use chatroom::net::listener::Connections;
-    use chatroom::net::serve::{EdgeSettings, run};
+    use chatroom::net::serve::{Edge, EdgeSettings, run};
     use socketioxide::SocketIo;
     use socketioxide::extract::SocketRef;
 
@@ -421,7 +421,14 @@ async fn socket_handlers_see_the_client_address() {
     };
     let connections = Connections::new(100, None, TrustedProxies::default());
     let stop = std::future::pending::<()>();
-    let served = tokio::spawn(run(listener, router, connections, settings, stop, async {}));
+    let edge = Edge {
+        router,
+        connections,
+        settings,
+        tls: None,
+        metrics: std::sync::Arc::new(chatroom::metrics::Metrics::new()),
+    };
+    let served = tokio::spawn(run(listener, edge, stop, async {}));
     let client = Client::connect(&format!("http://{addr}"), None)
         .await
         .unwrap();

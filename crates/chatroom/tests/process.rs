@@ -198,3 +198,149 @@ async fn acknowledged_messages_survive_kill_9() {
     signal(&server.child, "-TERM");
     assert!(server.child.wait().unwrap().success());
 }
+
+/// Writes a self-signed `localhost` certificate and its key as PEM files `NAME.crt`/`NAME.key`.
+fn certificate(dir: &std::path::Path, name: &str) -> (String, String) {
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    (cert.display().to_string(), key.display().to_string())
+}
+
+#[test]
+fn bad_tls_files_are_one_line_start_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/x.db", dir.path().display());
+    let (cert, key) = certificate(dir.path(), "a");
+    let (_, other_key) = certificate(dir.path(), "b");
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    let garbage = garbage.display().to_string();
+    let missing = dir.path().join("missing.pem").display().to_string();
+    let cases: [(&[&str], i32, &str); 6] = [
+        (
+            &["--tls-cert", &cert],
+            2,
+            "give both a certificate and its key",
+        ),
+        (
+            &["--tls-cert", &missing, "--tls-key", &key],
+            1,
+            "cannot read TLS certificate",
+        ),
+        (
+            &["--tls-cert", &cert, "--tls-key", &missing],
+            1,
+            "cannot read TLS key",
+        ),
+        (
+            &["--tls-cert", &garbage, "--tls-key", &key],
+            1,
+            "invalid TLS certificate",
+        ),
+        // A certificate where the key should be: no private key in it.
+        (
+            &["--tls-cert", &cert, "--tls-key", &cert],
+            1,
+            "invalid TLS key",
+        ),
+        (
+            &["--tls-cert", &cert, "--tls-key", &other_key],
+            1,
+            "cannot be used together",
+        ),
+    ];
+    for (args, expected_code, expected) in cases {
+        let mut args = args.to_vec();
+        args.extend(["--db", &db, "--port", "0", "--host", "127.0.0.1"]);
+        let (code, stderr) = run_err(&args);
+        assert_eq!(code, expected_code, "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("chatroom: "), "{stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    // The environment works as the flags do.
+    let out = Command::new(BIN)
+        .args(["--db", &db, "--port", "0", "--host", "127.0.0.1"])
+        .env("CHATROOM_TLS_CERT", &cert)
+        .env("CHATROOM_TLS_KEY", &other_key)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used together"));
+}
+
+#[test]
+fn a_good_tls_pair_listens_on_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/x.db", dir.path().display());
+    let (cert, key) = certificate(dir.path(), "a");
+    let mut child = Command::new(BIN)
+        .args(["--host", "127.0.0.1", "--port", "0", "--db", &db])
+        .args(["--tls-cert", &cert, "--tls-key", &key])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    assert!(
+        line.starts_with("listening on https://127.0.0.1:"),
+        "{line}"
+    );
+    signal(&child, "-TERM");
+    assert!(child.wait().unwrap().success());
+}
+
+/// `GET path` over a fresh HTTP/1.0 connection: (status, body), or `None` if nothing answers.
+fn get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+#[test]
+fn sigterm_turns_readyz_503_and_refuses_new_sessions_while_draining() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(&format!("sqlite://{}/t.db", dir.path().display()), 0);
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let (status, body) = get(&addr, "/readyz").expect("ready answer");
+    assert_eq!(
+        (status, body.contains("\"ready\":true")),
+        (200, true),
+        "{body}"
+    );
+    signal(&server.child, "-TERM");
+    // The drain keeps the listener open for at least 250 ms (DRAIN_SETTLE) for the requests of
+    // existing polling sessions; a probe in that window sees the node as not ready.
+    let started = Instant::now();
+    let mut seen = None;
+    while started.elapsed() < Duration::from_secs(5) {
+        match get(&addr, "/readyz") {
+            Some((503, body)) => {
+                let handshake = get(&addr, "/socket.io/?EIO=4&transport=polling");
+                seen = Some((body, handshake));
+                break;
+            }
+            Some(_) => std::thread::sleep(Duration::from_millis(5)),
+            None => break, // closed already: the window was missed
+        }
+    }
+    let (body, handshake) = seen.expect("/readyz answered 503 while draining");
+    assert!(body.contains("\"reason\":\"draining\""), "{body}");
+    let (status, body) = handshake.expect("a handshake answered while draining");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"code\":\"unavailable\""), "{body}");
+    assert!(server.child.wait().unwrap().success());
+}

@@ -70,7 +70,7 @@ async function makeStore(kind, { pgBase } = {}) {
 
 /**
  * Starts the server: `--host 127.0.0.1 --port <port|0> --db <url> --rate-limit <rl>`, waits for
- * `listening on http://...` on stdout. Returns { url, port, proc, stop(), kill9(), logs() }.
+ * `listening on http(s)://...` on stdout. Returns { url, port, proc, stop(), kill9(), logs() }.
  */
 async function startServer({ db, rateLimit = 'off', port = 0, title, args = [], timeoutMs = 30000 }) {
   if (!fs.existsSync(BIN)) throw new Error(`server binary not found: ${BIN} (set CHATROOM_BIN)`);
@@ -93,7 +93,7 @@ async function startServer({ db, rateLimit = 'off', port = 0, title, args = [], 
     const rl = readline.createInterface({ input: proc.stdout });
     rl.on('line', (line) => {
       keep(`[stdout] ${line}`);
-      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
+      const m = /^listening on (https?:\/\/\S+)$/.exec(line.trim());
       if (m) {
         clearTimeout(timer);
         resolve(m[1].replace(/\/$/, ''));

@@ -1,5 +1,6 @@
-//! Liveness and readiness for load balancers, pm2 and systemd watchdogs, plus the process gauges
-//! a soak test compares before and after churn (tasks, open files, presence) to catch leaks.
+//! Liveness (`/healthz`) and readiness (`/readyz`) for load balancers, orchestrators, pm2 and
+//! systemd watchdogs, plus the process gauges a soak test compares before and after churn
+//! (tasks, open files, presence) to catch leaks.
 
 use crate::app::App;
 use axum::Json;
@@ -15,8 +16,8 @@ use std::sync::atomic::Ordering;
 /// does not (the server keeps serving; sends are answered `unavailable`). Gauges: `tasks` (alive
 /// tokio tasks), `open_fds` (null where /proc is missing), `rooms` (non-empty rooms) and
 /// `presence_connections` (memberships summed over rooms: every v1 client is in the lobby).
-/// Counters: `deliveries`, `slow_disconnects`, `refusals`, and `purged` (messages removed by
-/// the retention purge since start; it stands in for a metric until `/metrics` exists).
+/// Counters (the same as in `/metrics`): `deliveries`, `slow_disconnects`, `refusals`, and
+/// `purged` (messages removed by the retention purge since start).
 pub async fn healthz(State(app): State<App>) -> impl IntoResponse {
     let store_ok = app.store.ping().await.is_ok();
     let (rooms, presence_connections) = {
@@ -26,9 +27,9 @@ pub async fn healthz(State(app): State<App>) -> impl IntoResponse {
     let body = Json(json!({
         "status": if store_ok { "ok" } else { "degraded" },
         "store": if store_ok { "ok" } else { "unavailable" },
-        "deliveries": app.stats.deliveries.load(Ordering::Relaxed),
-        "slow_disconnects": app.stats.slow_disconnects.load(Ordering::Relaxed),
-        "purged": app.stats.purged.load(Ordering::Relaxed),
+        "deliveries": app.metrics.messages_delivered.get(),
+        "slow_disconnects": app.metrics.slow_disconnects.get(),
+        "purged": app.metrics.purged.get(),
         "connections": app.connections.open(),
         "max_connections": app.connections.max(),
         "refusals": crate::refusal::total(),
@@ -51,6 +52,48 @@ pub async fn healthz(State(app): State<App>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, body)
+}
+
+/// # GET /readyz
+///
+/// 200 `{"ready":true,"node":…,"checks":{"store":"ok",…}}` (`node`: the cluster node's name,
+/// null on a single node; a cluster node also checks `redis`) when every check passes
+/// and the server is not draining; otherwise 503 `{"ready":false,"reason":…,"checks":{…}}`,
+/// where `reason` is `draining` or the first failed check as `NAME: why`. While draining the
+/// checks are not run (a stopping node is not ready, whatever its store says).
+pub async fn readyz(State(app): State<App>) -> impl IntoResponse {
+    if app.drain.is_draining() {
+        let node = app.cluster.as_ref().map(|c| c.node());
+        let body = json!({ "ready": false, "node": node, "reason": "draining", "checks": {} });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
+    let outcomes = app.readiness.run().await;
+    let mut checks = serde_json::Map::new();
+    let mut reason = None;
+    for outcome in outcomes {
+        let shown = match outcome.result {
+            Ok(()) => "ok".to_owned(),
+            Err(why) => {
+                reason.get_or_insert_with(|| format!("{}: {why}", outcome.name));
+                why
+            }
+        };
+        checks.insert(outcome.name.to_owned(), shown.into());
+    }
+    let node = app.cluster.as_ref().map(|c| c.node());
+    match reason {
+        None => (
+            StatusCode::OK,
+            Json(json!({ "ready": true, "node": node, "checks": checks })),
+        ),
+        Some(reason) => {
+            tracing::debug!(%reason, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "ready": false, "node": node, "reason": reason, "checks": checks })),
+            )
+        }
+    }
 }
 
 /// Open file descriptors of this process (Linux `/proc/self/fd`; the directory handle used to

@@ -1,15 +1,18 @@
-//! HTTP routes beside Socket.IO: the page, its assets, our browser client and the health check.
+//! HTTP routes beside Socket.IO: the page, its assets, our browser client, the health and
+//! readiness checks and the metrics.
 //! Everything else falls through to the Socket.IO service (`/socket.io/…`); the client script
 //! is routed first because socketioxide would otherwise claim every path under `/socket.io/`.
 
 pub mod assets;
 pub mod health;
+pub mod metrics;
 pub mod page;
 
 use crate::app::App;
-use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::get;
+use axum::{Extension, Router};
+use socketioxide::SocketIo;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The Content-Security-Policy of every response that sets none itself: our own scripts,
@@ -19,14 +22,18 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
      base-uri 'none'; form-action 'self'; object-src 'none'";
 
-/// The HTTP routes; the caller adds the Socket.IO service as the fallback.
-pub fn router(app: App) -> Router {
+/// The HTTP routes; the caller adds the Socket.IO service as the fallback. `io` is read by
+/// `/metrics` (connections by transport).
+pub fn router(app: App, io: SocketIo) -> Router {
     Router::new()
         .route("/", get(page::index))
         .route("/socket.io/socket.io.js", get(assets::client_js))
         .route("/app/chat.js", get(assets::chat_js))
         .route("/app/chat.css", get(assets::chat_css))
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .layer(Extension(io))
         .with_state(app)
 }
 

@@ -4,12 +4,16 @@
 //! allowed), new Engine.IO sessions (handshakes: requests without `sid`) are rate limited per
 //! client address (`--handshakes-per-ip`) and counted per HTTP connection
 //! (`--sessions-per-http-connection`). Every refusal is a JSON `{"code": …}` and a
-//! [`refusal::refused`] log line.
+//! [`refusal::refused`] log line. While the server drains (shutdown), new sessions get 503
+//! `{"code":"unavailable"}` — the client's retry goes to another node — logged at debug only,
+//! since the client did nothing wrong.
 
 use super::{ClientAddr, HttpConnection};
 use crate::config::Config;
 use crate::config::limits::AllowedOrigins;
+use crate::metrics::Metrics;
 use crate::refusal;
+use crate::shutdown::Drain;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -35,11 +39,14 @@ pub struct Guard {
     handshakes: Option<DefaultKeyedRateLimiter<IpAddr>>,
     sessions_per_connection: Option<u32>,
     handshakes_seen: AtomicU64,
+    metrics: Arc<Metrics>,
+    drain: Drain,
 }
 
 impl Guard {
-    /// The guard `config` asks for.
-    pub fn new(config: &Config) -> Arc<Self> {
+    /// The guard `config` asks for; refusals are counted in `metrics`; while `drain` is on,
+    /// new sessions are refused (`unavailable`, 503).
+    pub fn new(config: &Config, metrics: Arc<Metrics>, drain: Drain) -> Arc<Self> {
         Arc::new(Self {
             origins: config.allowed_origins.clone(),
             handshakes: config.limits.handshakes_per_ip.map(|rate| {
@@ -47,6 +54,8 @@ impl Guard {
             }),
             sessions_per_connection: config.limits.sessions_per_http_connection,
             handshakes_seen: AtomicU64::new(0),
+            metrics,
+            drain,
         })
     }
 
@@ -71,6 +80,11 @@ impl Guard {
         }
         if !is_handshake(req) {
             return Ok(());
+        }
+        if self.drain.is_draining() {
+            // Not the client's fault: no refusal line; it retries, on another node.
+            tracing::debug!(?client, "new session refused: shutting down");
+            return Err(Refused::Draining);
         }
         if let (Some(max), Some(conn)) = (
             self.sessions_per_connection,
@@ -114,17 +128,31 @@ impl Guard {
 enum Refused {
     Origin,
     Sessions,
+    /// Shutting down: no new sessions.
+    Draining,
     /// Seconds until a handshake would be accepted.
     Rate(u64),
 }
 
+impl Refused {
+    fn code(self) -> &'static str {
+        match self {
+            Self::Origin => "origin_not_allowed",
+            Self::Sessions => "too_many_sessions",
+            Self::Draining => "unavailable",
+            Self::Rate(_) => "rate_limited",
+        }
+    }
+}
+
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        let (status, code) = match self {
-            Self::Origin => (StatusCode::FORBIDDEN, "origin_not_allowed"),
-            Self::Sessions => (StatusCode::TOO_MANY_REQUESTS, "too_many_sessions"),
-            Self::Rate(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        let status = match self {
+            Self::Origin => StatusCode::FORBIDDEN,
+            Self::Sessions | Self::Rate(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Draining => StatusCode::SERVICE_UNAVAILABLE,
         };
+        let code = self.code();
         let mut response = (status, Json(json!({ "code": code }))).into_response();
         if let Self::Rate(seconds) = self {
             response
@@ -153,22 +181,26 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         return next.run(req).await;
     }
     if let Err(refused) = guard.check(&req) {
+        guard.metrics.refused(refused.code(), "http");
         return refused.into_response();
     }
     let client = req.extensions().get::<ClientAddr>().copied();
     let response = next.run(req).await;
-    log_engine_refusal(client, response.status());
+    if let Some(reason) = log_engine_refusal(client, response.status()) {
+        guard.metrics.refused(reason, "http");
+    }
     response
 }
 
 /// Engine.IO answers a bad polling request itself (413: a payload over
 /// `--max-message-bytes`; 400: a malformed packet, overlapping polls, a bad handshake); the
-/// refusal is logged here, where the client's address is known.
-fn log_engine_refusal(client: Option<ClientAddr>, status: StatusCode) {
+/// refusal is logged here, where the client's address is known. Returns its code.
+fn log_engine_refusal(client: Option<ClientAddr>, status: StatusCode) -> Option<&'static str> {
     let reason = match status {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::BAD_REQUEST => "bad_packet",
-        _ => return,
+        _ => return None,
     };
     refusal::refused(client, reason, format_args!("Engine.IO answered {status}"));
+    Some(reason)
 }

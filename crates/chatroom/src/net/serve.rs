@@ -10,11 +10,16 @@
 //! the header timeout runs from a request head's first byte, the idle timeout from the last
 //! response (or the accept). Neither runs while a request is served (a long-poll included),
 //! and an upgraded WebSocket leaves this loop altogether (Engine.IO's ping watches it).
+//!
+//! With `--tls-cert`/`--tls-key` each accepted connection first completes a TLS handshake in
+//! its own task (never in the accept loop, where one slow client would stall every other),
+//! within the header-read timeout; a failed or late handshake is a logged refusal.
 
 use super::listener::{Activity, Connections, Timeout, TrackedIo};
 use super::{ClientAddr, HttpConnection};
 use crate::config::Config;
 use crate::config::limits::TrustedProxies;
+use crate::metrics::Metrics;
 use crate::refusal;
 use axum::Router;
 use hyper::body::Incoming;
@@ -24,8 +29,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// What the edge needs from the configuration.
@@ -54,26 +61,54 @@ impl EdgeSettings {
 const REFUSED_RESPONSE: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
-/// Serves `router` on `listener` until `stop` resolves; then stops accepting, awaits `drain`
-/// (closing Socket.IO clients), asks every HTTP connection to finish its request and close,
-/// and returns once they have. Upgraded connections are the caller's to close (`drain`).
+/// What the accept loop shares with every connection it starts.
+pub struct Edge {
+    /// Routes, Socket.IO as the fallback.
+    pub router: Router,
+    /// Open-connection counters and caps.
+    pub connections: Connections,
+    /// Timeouts and trusted proxies.
+    pub settings: EdgeSettings,
+    /// TLS, when configured.
+    pub tls: Option<TlsAcceptor>,
+    /// Where refusals are counted.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Serves on `listener` until `stop` resolves; then awaits `drain` (which gives the answers
+/// owed and closes the Socket.IO clients) while still accepting connections — a polling
+/// client opens new ones for the requests of its existing session, which carry those
+/// answers; new sessions are refused by `net::guard` meanwhile — then stops accepting, asks
+/// every HTTP connection to finish its request and close, and returns once they have.
+/// Upgraded connections are the caller's to close (`drain`).
 pub async fn run(
     listener: TcpListener,
-    router: Router,
-    connections: Connections,
-    settings: EdgeSettings,
+    edge: Edge,
     stop: impl Future<Output = ()>,
     drain: impl Future<Output = ()>,
 ) {
+    let Edge {
+        router,
+        connections,
+        settings,
+        tls,
+        metrics,
+    } = edge;
     let settings = Arc::new(settings);
     let (closing, closing_rx) = watch::channel(false);
     tokio::pin!(stop);
+    tokio::pin!(drain);
+    let mut stopped = false;
     loop {
         let (stream, peer) = tokio::select! {
             // `stop` first: it must be polled (a signal handler installed) even while
             // connections keep arriving.
             biased;
-            () = &mut stop => break,
+            () = &mut stop, if !stopped => {
+                stopped = true;
+                continue;
+            }
+            () = &mut drain, if stopped => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -82,7 +117,7 @@ pub async fn run(
                 }
             },
         };
-        let Some(io) = admit(stream, peer, &connections) else {
+        let Some(io) = admit(stream, peer, &connections, &metrics) else {
             continue;
         };
         let task = Connection {
@@ -91,17 +126,41 @@ pub async fn run(
             closing: closing_rx.clone(),
             peer,
         };
-        tokio::spawn(task.serve(io));
+        let activity = io.activity();
+        match &tls {
+            None => {
+                tokio::spawn(task.serve(io, activity));
+            }
+            Some(acceptor) => {
+                let handshake = acceptor.accept(io);
+                let metrics = metrics.clone();
+                tokio::spawn(async move {
+                    let deadline = task.settings.header_read_timeout;
+                    let why = match tokio::time::timeout(deadline, handshake).await {
+                        Ok(Ok(tls_stream)) => return task.serve(tls_stream, activity).await,
+                        Ok(Err(error)) => format!("TLS handshake failed: {error}"),
+                        Err(_) => format!("TLS handshake not done within {deadline:?}"),
+                    };
+                    metrics.refused("tls_handshake", "accept");
+                    let client = ClientAddr(peer.ip().to_canonical());
+                    refusal::refused(Some(client), "tls_handshake", why);
+                });
+            }
+        }
     }
     drop(listener);
-    drain.await;
     let _ = closing.send(true); // receivers gone = nothing left to close
     drop(closing_rx);
     closing.closed().await;
 }
 
 /// Counts the new connection or refuses it (logged, a 503 if the socket takes it at once).
-fn admit(stream: TcpStream, peer: SocketAddr, connections: &Connections) -> Option<TrackedIo> {
+fn admit(
+    stream: TcpStream,
+    peer: SocketAddr,
+    connections: &Connections,
+    metrics: &Metrics,
+) -> Option<TrackedIo> {
     match connections.try_acquire(peer.ip()) {
         Ok(slot) => {
             // Small chat frames must leave at once: without TCP_NODELAY, Nagle's algorithm
@@ -112,6 +171,7 @@ fn admit(stream: TcpStream, peer: SocketAddr, connections: &Connections) -> Opti
             Some(TrackedIo::new(stream, slot, Arc::new(Activity::default())))
         }
         Err(why) => {
+            metrics.refused("too_many_connections", "accept");
             refusal::refused(
                 Some(ClientAddr(peer.ip().to_canonical())),
                 "too_many_connections",
@@ -145,8 +205,12 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(mut self, io: TrackedIo) {
-        let activity = io.activity();
+    /// Serves HTTP on `io` (a counted socket, or TLS over one); `activity` is the counted
+    /// socket's, which sees the bytes whatever is layered on it.
+    async fn serve<I>(mut self, io: I, activity: Arc<Activity>)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let http = HttpConnection::new(self.peer);
         let (router, settings, peer) = (self.router, self.settings.clone(), self.peer);
         let service = {

@@ -110,6 +110,7 @@ pub async fn authenticate(
 ) -> Result<(), HandshakeRefused> {
     let client = socket.req_parts().extensions.get::<ClientAddr>().copied();
     let refuse = |error: ChatError| {
+        app.metrics.refused(error.code(), "connect");
         crate::refusal::refused(
             client,
             error.code(),
@@ -124,7 +125,7 @@ pub async fn authenticate(
         .map_err(refuse)?;
     let who = identify(&app, &socket, claim, client).map_err(refuse)?;
     let session = Session::new(&app, who, slot);
-    let (inbox, outbox) = inbox::channel();
+    let (inbox, outbox) = inbox::channel(&app);
     socket.extensions.insert(session);
     socket.extensions.insert(inbox.clone());
     socket

@@ -13,8 +13,9 @@ use chatroom_core::{ChatError, NewMessage, RoomName};
 pub async fn on_chat_message(cx: &Connection, data: Option<serde_json::Value>, reply: Reply) {
     match queue_seed_message(cx, data).await {
         Ok(committed) => {
+            let app = cx.app.clone();
             tokio::spawn(async move {
-                let result = committed.await.map_err(store_failed).map(|_| Done {});
+                let result = committed.await.map_err(store_failed(&app)).map(|_| Done {});
                 reply.send(result);
             });
         }

@@ -5,7 +5,7 @@
 //! On a cluster node, `cluster::order` reads the feed instead and calls [`deliver`] in room
 //! order for messages of every node.
 
-use crate::app::{App, Stats};
+use crate::app::App;
 use crate::protocol::{CHAT_MESSAGE, out};
 use crate::socket::session::SessionRef;
 use chatroom_core::{LOBBY, Message};
@@ -83,14 +83,14 @@ pub fn deliver(io: &SocketIo, app: &App, message: &Message, from_seed: bool) {
             }
         }
     }
-    Stats::add(&app.stats.deliveries, delivered);
+    app.metrics.messages_delivered.inc_by(delivered);
 }
 
 /// How often a slow client's disconnect is retried while its queue is still full.
 const DISCONNECT_RETRY: Duration = Duration::from_millis(100);
 
 fn disconnect_slow(app: &App, socket: SocketRef, message: &Message) {
-    Stats::add(&app.stats.slow_disconnects, 1);
+    app.metrics.slow_disconnects.inc();
     tracing::warn!(
         sid = %socket.id,
         room = %message.room,

@@ -38,7 +38,7 @@ async fn history(
         Some(before) => cx.app.store.before(&room, before, limit).await,
         None => cx.app.store.latest(&room, limit).await,
     }
-    .map_err(store_failed)?;
+    .map_err(store_failed(&cx.app))?;
     Ok(HistoryPage {
         messages: page.messages,
         more: page.more,

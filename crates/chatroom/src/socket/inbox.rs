@@ -59,6 +59,7 @@ pub struct Inbox {
     /// connection should pay 32 pointers for it, not 32 jobs.
     jobs: mpsc::Sender<Box<Job>>,
     closed: Arc<Mutex<Option<oneshot::Sender<DisconnectReason>>>>,
+    app: App,
 }
 
 /// The queue's receiving side, taken once by [`Connection::run`].
@@ -68,13 +69,14 @@ pub struct Outbox {
 }
 
 /// A new connection's queue.
-pub fn channel() -> (Inbox, Outbox) {
+pub fn channel(app: &App) -> (Inbox, Outbox) {
     let (jobs_tx, jobs) = mpsc::channel(INBOX_CAPACITY);
     let (closed_tx, closed) = oneshot::channel();
     (
         Inbox {
             jobs: jobs_tx,
             closed: Arc::new(Mutex::new(Some(closed_tx))),
+            app: app.clone(),
         },
         Outbox { jobs, closed },
     )
@@ -100,13 +102,20 @@ impl MessageHandler<LocalAdapter, Queued> for Inbox {
                 Ok(data) => data,
                 Err(never) => match never {},
             };
-        let reply = Reply::new(&s, &ack_id);
+        let reply = Reply::new(&self.app, &s, &ack_id, &name);
+        if self.app.drain.is_draining() {
+            // Shutting down: answered at once so the drain ends; `unavailable` tells the
+            // client to retry, which it does on the node it reconnects to.
+            reply.send::<crate::protocol::Done>(Err(chatroom_core::ChatError::Unavailable));
+            return;
+        }
         let job = Box::new(Job::Event {
             name,
             data: data.ok(),
             reply,
         });
         if let Err(mpsc::error::TrySendError::Full(_)) = self.jobs.try_send(job) {
+            self.app.metrics.refused("flooding", "inbox");
             let session = s.extensions.get::<SessionRef>();
             crate::refusal::refused(
                 session.and_then(|s| s.client),

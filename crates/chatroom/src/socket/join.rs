@@ -72,7 +72,7 @@ async fn join(cx: &Connection, data: Option<serde_json::Value>) -> Result<Joined
             if newly && crate::socket::leave::leave_room(cx, &room) {
                 crate::socket::leave::left(cx, &room).await;
             }
-            return Err(store_failed(e));
+            return Err(store_failed(&cx.app)(e));
         }
     };
     let (members, count) = announce::members(cx, &room);

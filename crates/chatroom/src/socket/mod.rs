@@ -139,6 +139,7 @@ pub async fn disconnect(cx: &Connection, reason: Option<DisconnectReason>) {
         leave::left(cx, room).await;
     }
     if let Some((code, why)) = reason.and_then(refused_by_transport) {
+        cx.app.metrics.refused(code, "transport");
         crate::refusal::refused(
             cx.session.client,
             code,
@@ -162,8 +163,12 @@ fn refused_by_transport(reason: DisconnectReason) -> Option<(&'static str, &'sta
     }
 }
 
-/// A store failure as the client sees it; the cause is logged here, once.
-pub fn store_failed(error: StoreError) -> ChatError {
-    tracing::warn!(%error, "message store failed");
-    ChatError::Unavailable
+/// A store failure as the client sees it: `.map_err(store_failed(&app))`. The cause is logged
+/// and counted here, once.
+pub fn store_failed(app: &crate::app::App) -> impl Fn(StoreError) -> ChatError + '_ {
+    move |error| {
+        app.metrics.store_errors.inc();
+        tracing::warn!(%error, "message store failed");
+        ChatError::Unavailable
+    }
 }

@@ -20,10 +20,14 @@ pub type Committing = Pin<Box<dyn Future<Output = Result<Appended, StoreError>> 
 pub async fn on_send(cx: &Connection, data: Option<serde_json::Value>, reply: Reply) {
     match queue_send(cx, data).await {
         Ok(committed) => {
+            let app = cx.app.clone();
             tokio::spawn(async move {
-                let result = committed.await.map_err(store_failed).map(|appended| Sent {
-                    message: (*appended.message).clone(),
-                });
+                let result = committed
+                    .await
+                    .map_err(store_failed(&app))
+                    .map(|appended| Sent {
+                        message: (*appended.message).clone(),
+                    });
                 reply.send(result);
             });
         }
@@ -54,8 +58,23 @@ async fn queue_send(
     queue(cx, message).await
 }
 
-/// Hands `message` to the store's writer (ids follow queueing order) and returns its commit.
+/// Hands `message` to the store's writer (ids follow queueing order) and returns its commit,
+/// which counts the message in `chatroom_messages_stored_total` unless it was a duplicate.
 pub async fn queue(cx: &Connection, message: NewMessage) -> Result<Committing, ChatError> {
-    let committed = cx.app.store.submit(message).await.map_err(store_failed)?;
-    Ok(Box::pin(committed))
+    let committed = cx
+        .app
+        .store
+        .submit(message)
+        .await
+        .map_err(store_failed(&cx.app))?;
+    let metrics = cx.app.metrics.clone();
+    Ok(Box::pin(async move {
+        let result = committed.await;
+        if let Ok(appended) = &result
+            && !appended.duplicate
+        {
+            metrics.messages_stored.inc();
+        }
+        result
+    }))
 }

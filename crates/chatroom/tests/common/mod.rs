@@ -16,6 +16,8 @@ use tokio::sync::oneshot;
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Its shared state (metrics, readiness, drain, store).
+    pub app: chatroom::app::App,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -27,6 +29,7 @@ impl TestServer {
         let listener = TcpListener::bind(config.addr).await.expect("bind loopback");
         let addr = listener.local_addr().expect("bound address");
         let server = Server::build(config).await.expect("server builds");
+        let app = server.app().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async {
@@ -36,6 +39,7 @@ impl TestServer {
         });
         TestServer {
             addr,
+            app,
             stop: Some(stop),
             task: Some(task),
         }
