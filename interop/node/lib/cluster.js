@@ -275,7 +275,7 @@ async function eventually(pred, ms, what, every = 50) {
   const deadline = Date.now() + ms;
   for (;;) {
     if (await pred()) return;
-    if (Date.now() > deadline) throw new Error(`timeout after ${ms} ms: ${typeof what === 'function' ? what() : what}`);
+    if (Date.now() > deadline) throw new Error(`timeout after ${ms} ms: ${typeof what === 'function' ? await what() : what}`);
     await sleep(every);
   }
 }
