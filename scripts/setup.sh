@@ -13,6 +13,8 @@ need_apt=()
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
 dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_apt+=(fonts-noto-color-emoji)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+# The cluster suites start private redis-server processes (Redis restarted mid-traffic).
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # The server's allocator (tikv-jemalloc-sys) compiles jemalloc's C: a C compiler and make.
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
