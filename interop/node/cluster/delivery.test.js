@@ -6,6 +6,9 @@
 
 const { describe, test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+const readline = require('node:readline');
 const { Clients, Recorder, call, assertOk, room } = require('../lib/harness');
 const {
   startCluster,
@@ -16,6 +19,38 @@ const {
   ofRoom,
   eventually,
 } = require('../lib/cluster');
+
+const PY_LISTENER = path.resolve(__dirname, '..', '..', 'python', 'cluster', 'listen.py');
+
+/**
+ * A python-socketio member of `room` on `url` (interop/python/cluster/listen.py): `messages`
+ * fills as they arrive, `joined` resolves with the join answer, `close()` disconnects it.
+ */
+function pythonListener(url, name, room, transport = 'websocket') {
+  const proc = spawn(process.env.PYTHON || 'python3', [PY_LISTENER, url, name, room, transport], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const x = { name, messages: [], disconnects: 0, stderr: '' };
+  proc.stderr.on('data', (d) => (x.stderr += d));
+  const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
+  x.joined = new Promise((resolve, reject) => {
+    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
+      const ev = JSON.parse(line);
+      if (ev.kind === 'joined') resolve(ev.data);
+      else if (ev.kind === 'message') x.messages.push(ev.data);
+      else if (ev.kind === 'disconnect') x.disconnects++;
+    });
+    exited.then((code) => reject(new Error(`${name} (python) exited ${code} before joining: ${x.stderr}`)));
+  });
+  x.close = async () => {
+    proc.stdin.end();
+    const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+    const code = await exited;
+    clearTimeout(t);
+    return code;
+  };
+  return x;
+}
 
 describe('cluster delivery: 3 nodes, socket.io-client', () => {
   let cl;
@@ -137,5 +172,38 @@ describe('cluster delivery: 3 nodes, socket.io-client', () => {
     const all = await fullHistory(a, r);
     await eventually(() => live.items.length >= 10, 10000, () => `bob live: ${orderDiff(live.items, all.slice(30))}`);
     assert.equal(orderDiff([...j.messages, ...live.items], all.slice(10)), null, 'join answer + live = history after since');
+  });
+
+  test('python-socketio and socket.io-client members of one room on different nodes get the same messages in the same order', { timeout: 90000 }, async () => {
+    const r = room('mixed');
+    const py = [0, 1, 2].map((n) => pythonListener(cl.node(n).url, `py${n}`, r, n === 1 ? 'polling' : 'websocket'));
+    try {
+      for (const p of py) assert.equal((await p.joined).ok, true, `${p.name} joined`);
+      const js = [];
+      for (let n = 0; n < 3; n++) {
+        const s = await clients.connect(cl.node(n).url, { name: `js${n}` });
+        const rec = new Recorder(s, 'message');
+        assertOk(await call(s, 'join', { room: r }));
+        js.push({ name: `js${n}`, s, rec });
+      }
+      const traffic = js.map((x) => startSender(x.s, [r], x.name, { lanes: 2, pauseMs: 0, max: 40 }));
+      await Promise.all(traffic.map((t) => t.done));
+      for (const t of traffic) assert.deepEqual(t.refused, []);
+      const hist = await fullHistory(js[0].s, r);
+      assert.equal(hist.length, 120);
+      assert.equal(roomOrderViolation(hist), null, `room order: ${roomOrderViolation(hist)}`);
+      const members = [
+        ...js.map((x) => ({ name: `${x.name} (socket.io-client)`, got: () => ofRoom(x.rec, r) })),
+        ...py.map((p) => ({ name: `${p.name} (python-socketio)`, got: () => p.messages.filter((m) => m.room === r) })),
+      ];
+      for (const m of members) {
+        await eventually(() => m.got().length >= hist.length, 20000, () => `${m.name}: ${orderDiff(m.got(), hist)}`);
+      }
+      await new Promise((res) => setTimeout(res, 500));
+      for (const m of members) assert.equal(orderDiff(m.got(), hist), null, `${m.name}: ${orderDiff(m.got(), hist)}`);
+      for (const p of py) assert.equal(p.disconnects, 0, `${p.name} stayed connected`);
+    } finally {
+      for (const p of py) await p.close();
+    }
   });
 });

@@ -17,7 +17,8 @@ import time
 import urllib.request
 
 import pytest
-import socketio
+
+from inorder import InOrderClient
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
@@ -182,7 +183,7 @@ class Clients:
         self.clients = []
 
     def connect(self, url, name=None, identity=None, transports=("websocket",)):
-        c = socketio.Client(reconnection=False)
+        c = InOrderClient(reconnection=False)
         c.recs = {e: Recorder(c, e) for e in EVENTS}
         self.clients.append(c)
         auth = None
