@@ -390,7 +390,23 @@ function ofRoom(recorder, room) {
   return recorder.items.filter((m) => m.room === room);
 }
 
+/**
+ * What a client that re-joined with `since` has seen, de-duplicated the way the protocol tells
+ * clients to (docs/PROTOCOL.md: a `since` answer and live delivery may overlap right after a
+ * `join`; clients drop by `id` what they already have): the join answer, then the live messages
+ * newer than its last one. Only that overlap is forgiven — a duplicate anywhere else, or a gap,
+ * still shows in `orderDiff`. `overlap` counts what was dropped.
+ */
+function joinThenLive(joinMessages, live) {
+  const last = joinMessages.length ? joinMessages.at(-1).id : -Infinity;
+  const inAnswer = new Set(joinMessages.map((m) => m.id));
+  const dropped = live.filter((m) => m.id <= last && inAnswer.has(m.id));
+  const kept = live.filter((m) => !(m.id <= last && inAnswer.has(m.id)));
+  return { messages: [...joinMessages, ...kept], overlap: dropped.length };
+}
+
 module.exports = {
+  joinThenLive,
   callOrDrop,
   startSender,
   orderDiff,

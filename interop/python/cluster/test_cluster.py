@@ -13,6 +13,7 @@ from conftest import (
     Cluster,
     eventually,
     full_history,
+    join_then_live,
     order,
     room_name,
     room_order_violation,
@@ -204,14 +205,13 @@ def test_kill9_members_leave_and_client_recovers_on_another_node(clients):
         hist = full_history(obs, room)
         assert room_order_violation(hist) is None, room_order_violation(hist)
         assert sorted(m["id"] for m in hist) == sorted(m["id"] for m in acked.values()), "exactly the acked messages"
-        eventually(
-            lambda: len(seen_before) + len(j["messages"]) + len(again.recs["message"].of_room(room)) >= len(hist),
-            10,
-            "victim recovers",
-        )
+        def victim_saw():
+            return seen_before + join_then_live(j["messages"], again.recs["message"].of_room(room))
+
+        eventually(lambda: len(victim_saw()) >= len(hist), 10, lambda: f"victim recovers: {len(victim_saw())} of {len(hist)}")
         eventually(lambda: len(obs.recs["message"].of_room(room)) >= len(hist), 10, "observer")
         time.sleep(0.5)
-        assert order(seen_before + j["messages"] + again.recs["message"].of_room(room)) == order(hist)
+        assert order(victim_saw()) == order(hist)
         assert order(obs.recs["message"].of_room(room)) == order(hist)
         members = sender.call("join", {"room": room}, timeout=10)["members"]
         assert members == ["py-obs", "py-sender", "py-victim"], members
