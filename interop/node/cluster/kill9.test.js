@@ -17,6 +17,7 @@ const {
   ofRoom,
   eventually,
   joinThenLive,
+  hasFields,
   HARNESS_CHECK,
 } = require('../lib/cluster');
 
@@ -127,7 +128,7 @@ describe('cluster kill -9: 3 nodes, socket.io-client', { skip: HARNESS_CHECK && 
     for (const o of [o0, o1]) {
       const res = await call(o.s, 'rooms', {});
       const e = res.rooms.find((x) => x.name === r);
-      assert.deepEqual(e, { name: r, members: 7 }, `rooms on ${o.name}`);
+      assert.ok(hasFields(e, { name: r, members: 7 }), `rooms on ${o.name}: ${JSON.stringify(e)}`);
     }
 
     await sleep(Math.max(0, 3000 - (Date.now() - t0)));

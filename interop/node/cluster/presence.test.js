@@ -6,7 +6,7 @@
 const { describe, test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { Clients, Recorder, call, assertOk, room, rand, sleep } = require('../lib/harness');
-const { startCluster, HARNESS_CHECK } = require('../lib/cluster');
+const { startCluster, hasFields, HARNESS_CHECK } = require('../lib/cluster');
 
 /** The `rooms` entry for `name` (following `more` pages), or undefined. */
 async function roomEntry(socket, name) {
@@ -61,7 +61,7 @@ describe('cluster presence, typing and seed clients: 3 nodes, socket.io-client',
     for (let n = 0; n < 3; n++) {
       const s = [a, b, c][n];
       const e = await roomEntry(s, r);
-      assert.deepEqual(e, { name: r, members: 3 }, `rooms on node ${n}`);
+      assert.ok(hasFields(e, { name: r, members: 3 }), `rooms on node ${n}: ${JSON.stringify(e)}`);
     }
     // Two connections of one user on two nodes: one name in members, count 4.
     const b2 = await clients.connect(cl.node(2).url, { auth: { name: 'ben', identity: b.welcomeData.identity } });
@@ -77,7 +77,7 @@ describe('cluster presence, typing and seed clients: 3 nodes, socket.io-client',
     assertOk(await call(b, 'rename', { name: 'bert' }));
     for (const [who, rec] of [['ann', pa], ['cat', pc], ['ben', pb]]) {
       const p = await rec.find((x) => x.room === r && x.action === 'rename', 5000, `${who} told of the rename`);
-      assert.deepEqual(p, { room: r, name: 'bert', action: 'rename', old: 'ben' }, who);
+      assert.ok(hasFields(p, { room: r, name: 'bert', action: 'rename', old: 'ben' }), `${who}: ${JSON.stringify(p)}`);
     }
     const d = await clients.connect(cl.node(0).url, { name: 'dan' });
     const jd = await call(d, 'join', { room: r });
@@ -89,7 +89,7 @@ describe('cluster presence, typing and seed clients: 3 nodes, socket.io-client',
     b.close();
     await pa.find((p) => p.room === r && p.name === 'bert' && p.action === 'leave', 5000, 'ann told bert disconnected');
     const e = await roomEntry(d, r);
-    assert.deepEqual(e, { name: r, members: 2 }, 'rooms after leave and disconnect');
+    assert.ok(hasFields(e, { name: r, members: 2 }), `rooms after leave and disconnect: ${JSON.stringify(e)}`);
     const e2 = await call(d, 'join', { room: r });
     assert.deepEqual(e2.members, ['ann', 'dan']);
     // Presence of a room never reaches a client that left it (cat, on node 2).
@@ -113,7 +113,7 @@ describe('cluster presence, typing and seed clients: 3 nodes, socket.io-client',
     assertOk(await call(socks[0], 'typing', { room: r, typing: true }));
     for (const n of [1, 2]) {
       const t = await recs[n].find((x) => x.room === r && x.name === 'typer0', 5000, `node ${n} sees typer0 typing`);
-      assert.deepEqual(t, { room: r, name: 'typer0', typing: true });
+      assert.ok(hasFields(t, { room: r, name: 'typer0', typing: true }), JSON.stringify(t));
     }
     assertOk(await call(socks[0], 'typing', { room: r, typing: false }));
     for (const n of [1, 2]) {

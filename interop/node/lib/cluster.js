@@ -405,7 +405,16 @@ function joinThenLive(joinMessages, live) {
   return { messages: [...joinMessages, ...kept], overlap: dropped.length };
 }
 
+/**
+ * Whether `obj` carries every field of `subset` with the same value. The protocol lets fields
+ * be added, never renamed, so payload checks compare the documented fields only.
+ */
+function hasFields(obj, subset) {
+  return obj !== null && typeof obj === 'object' && Object.entries(subset).every(([k, v]) => JSON.stringify(obj[k]) === JSON.stringify(v));
+}
+
 module.exports = {
+  hasFields,
   joinThenLive,
   callOrDrop,
   startSender,

@@ -226,6 +226,12 @@ def order(messages):
     return [(m["id"], m.get("seq")) for m in messages]
 
 
+def has(items, subset):
+    """Whether some item carries every field of `subset` with the same value (the protocol lets
+    fields be added, so payload checks compare the documented fields only)."""
+    return any(isinstance(x, dict) and all(x.get(k) == v for k, v in subset.items()) for x in items)
+
+
 def join_then_live(join_messages, live):
     """The join answer, then the live messages newer than its last one: a `since` answer and
     live delivery may overlap right after a `join`, and clients drop by id what they have. Only

@@ -13,6 +13,7 @@ from conftest import (
     Cluster,
     eventually,
     full_history,
+    has,
     join_then_live,
     order,
     room_name,
@@ -102,33 +103,34 @@ def test_members_presence_and_typing_across_nodes(cluster, clients):
     b = clients.connect(cluster.node(1).url, name="py-ben")
     jb = b.call("join", {"room": room}, timeout=10)
     assert jb["members"] == ["py-ann", "py-ben"] and jb["count"] == 2
-    a.recs["presence"].wait(lambda i: {"room": room, "name": "py-ben", "action": "join"} in i, what="ann told ben joined")
+    a.recs["presence"].wait(lambda i: has(i, {"room": room, "name": "py-ben", "action": "join"}), what="ann told ben joined")
     c = clients.connect(cluster.node(2).url, name="py-cat", transports=("polling",))
     jc = c.call("join", {"room": room}, timeout=10)
     assert jc["members"] == ["py-ann", "py-ben", "py-cat"] and jc["count"] == 3
     for x in (a, b):
-        x.recs["presence"].wait(lambda i: {"room": room, "name": "py-cat", "action": "join"} in i, what="told cat joined")
+        x.recs["presence"].wait(lambda i: has(i, {"room": room, "name": "py-cat", "action": "join"}), what="told cat joined")
     rooms = a.call("rooms", {}, timeout=10)
-    assert {"name": room, "members": 3} in rooms["rooms"]
+    assert has(rooms["rooms"], {"name": room, "members": 3}), rooms
 
-    assert b.call("rename", {"name": "py-bert"}, timeout=10) == {"ok": True, "name": "py-bert"}
+    renamed = b.call("rename", {"name": "py-bert"}, timeout=10)
+    assert renamed["ok"] and renamed["name"] == "py-bert", renamed
     rename = {"room": room, "name": "py-bert", "action": "rename", "old": "py-ben"}
     for x in (a, b, c):
-        x.recs["presence"].wait(lambda i: rename in i, what="rename seen")
+        x.recs["presence"].wait(lambda i: has(i, rename), what="rename seen")
 
     assert c.call("typing", {"room": room, "typing": True}, timeout=10)["ok"]
     for x in (a, b):
-        x.recs["typing"].wait(lambda i: {"room": room, "name": "py-cat", "typing": True} in i, what="typing from node 2")
+        x.recs["typing"].wait(lambda i: has(i, {"room": room, "name": "py-cat", "typing": True}), what="typing from node 2")
     assert c.call("typing", {"room": room, "typing": False}, timeout=10)["ok"]
     for x in (a, b):
-        x.recs["typing"].wait(lambda i: {"room": room, "name": "py-cat", "typing": False} in i, what="typing stop from node 2")
+        x.recs["typing"].wait(lambda i: has(i, {"room": room, "name": "py-cat", "typing": False}), what="typing stop from node 2")
     assert not [t for t in c.recs["typing"].items if t.get("name") == "py-cat"], "the typist is not told about itself"
 
     c.disconnect()
     for x in (a, b):
-        x.recs["presence"].wait(lambda i: {"room": room, "name": "py-cat", "action": "leave"} in i, what="cat's disconnect")
+        x.recs["presence"].wait(lambda i: has(i, {"room": room, "name": "py-cat", "action": "leave"}), what="cat's disconnect")
     assert b.call("leave", {"room": room}, timeout=10)["ok"]
-    a.recs["presence"].wait(lambda i: {"room": room, "name": "py-bert", "action": "leave"} in i, what="bert left")
+    a.recs["presence"].wait(lambda i: has(i, {"room": room, "name": "py-bert", "action": "leave"}), what="bert left")
     d = clients.connect(cluster.node(2).url, name="py-dan")
     jd = d.call("join", {"room": room}, timeout=10)
     assert jd["members"] == ["py-ann", "py-dan"] and jd["count"] == 2
@@ -195,7 +197,7 @@ def test_kill9_members_leave_and_client_recovers_on_another_node(clients):
         again = clients.connect(cl.node(0).url, name="py-victim", identity=victim.welcome["identity"])
         j = again.call("join", {"room": room, "since": seen_before[-1]["id"]}, timeout=10)
         assert j["ok"] and j["more"] is False
-        obs.recs["presence"].wait(lambda i: {"room": room, "name": "py-ghost", "action": "leave"} in i, 15, what="ghost leaves")
+        obs.recs["presence"].wait(lambda i: has(i, {"room": room, "name": "py-ghost", "action": "leave"}), 15, what="ghost leaves")
         left_after = time.time() - t0
         assert left_after <= 10.5, f"members of the dead node left after {left_after:.1f} s (bound 10 s)"
         time.sleep(max(0.0, 2 - (time.time() - t0)))
