@@ -6,9 +6,6 @@
 
 const { describe, test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const path = require('node:path');
-const readline = require('node:readline');
 const { Clients, Recorder, call, assertOk, room } = require('../lib/harness');
 const {
   startCluster,
@@ -19,39 +16,8 @@ const {
   ofRoom,
   eventually,
   joinThenLive,
+  pythonListener,
 } = require('../lib/cluster');
-
-const PY_LISTENER = path.resolve(__dirname, '..', '..', 'python', 'cluster', 'listen.py');
-
-/**
- * A python-socketio member of `room` on `url` (interop/python/cluster/listen.py): `messages`
- * fills as they arrive, `joined` resolves with the join answer, `close()` disconnects it.
- */
-function pythonListener(url, name, room, transport = 'websocket') {
-  const proc = spawn(process.env.PYTHON || 'python3', [PY_LISTENER, url, name, room, transport], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const x = { name, messages: [], disconnects: 0, stderr: '' };
-  proc.stderr.on('data', (d) => (x.stderr += d));
-  const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
-  x.joined = new Promise((resolve, reject) => {
-    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-      const ev = JSON.parse(line);
-      if (ev.kind === 'joined') resolve(ev.data);
-      else if (ev.kind === 'message') x.messages.push(ev.data);
-      else if (ev.kind === 'disconnect') x.disconnects++;
-    });
-    exited.then((code) => reject(new Error(`${name} (python) exited ${code} before joining: ${x.stderr}`)));
-  });
-  x.close = async () => {
-    proc.stdin.end();
-    const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
-    const code = await exited;
-    clearTimeout(t);
-    return code;
-  };
-  return x;
-}
 
 describe('cluster delivery: 3 nodes, socket.io-client', () => {
   let cl;

@@ -18,6 +18,7 @@ const {
   eventually,
   joinThenLive,
   hasFields,
+  pythonListener,
   HARNESS_CHECK,
 } = require('../lib/cluster');
 
@@ -32,12 +33,14 @@ function disconnected(socket) {
 describe('cluster kill -9: 3 nodes, socket.io-client', { skip: HARNESS_CHECK && 'needs several nodes' }, () => {
   let cl;
   const clients = new Clients();
+  const pyListeners = [];
   before(async () => {
     cl = await startCluster({ n: 3 });
   });
   afterEach(() => clients.closeAll());
   after(async () => {
     clients.closeAll();
+    for (const p of pyListeners) await p.close();
     if (cl) await cl.cleanup();
   });
 
@@ -62,6 +65,10 @@ describe('cluster kill -9: 3 nodes, socket.io-client', { skip: HARNESS_CHECK && 
     const s2 = await join(VICTIM, 'send2');
     void g0;
     void g1;
+    // A python-socketio member on a surviving node, to the end (closed in after()).
+    const py = pythonListener(cl.node(1).url, 'pyobs1', r);
+    pyListeners.push(py);
+    assert.equal((await py.joined).ok, true, 'python observer joined');
 
     const traffic = [
       startSender(s0.s, [r], 's0', { lanes: 2, pauseMs: 15 }),
@@ -175,6 +182,10 @@ describe('cluster kill -9: 3 nodes, socket.io-client', { skip: HARNESS_CHECK && 
       `# kill -9: join/live overlap dropped by id: mover ${joinThenLive(mj.messages, ofRoom(m2live, r)).overlap}, ` +
         `send2 ${joinThenLive(s2bJoin.messages, ofRoom(s2bMsgs, r)).overlap}`,
     );
+    const pyGot = () => py.messages.filter((m) => m.room === r);
+    await eventually(() => pyGot().length >= hist.length, 10000, () => `pyobs1 (python): ${orderDiff(pyGot(), hist)}`);
+    assert.equal(orderDiff(pyGot(), hist), null, `pyobs1 (python-socketio, never disconnected): ${orderDiff(pyGot(), hist)}`);
+    assert.equal(py.disconnects, 0, 'the python observer stayed connected');
     assert.equal(cl.alive().length, 2, 'the two other nodes are still up');
   });
 });

@@ -18,6 +18,7 @@ const {
   ofRoom,
   eventually,
   getJson,
+  pythonListener,
   HARNESS_CHECK,
 } = require('../lib/cluster');
 
@@ -50,51 +51,65 @@ describe('cluster with Redis restarted: 3 nodes, private redis-server, socket.io
     };
     for (let n = 0; n < 3; n++) await join(n, `watch${n}`);
     await join(1, 'pollwatch', ['polling']);
-    const senders = [];
-    for (let n = 0; n < 3; n++) senders.push(await join(n, `send${n}`));
-    const traffic = senders.map((x) => startSender(x.s, [r], x.name, { lanes: 1, pauseMs: 25 }));
+    // python-socketio members too, on two nodes (stopped in the finally below).
+    const py = [pythonListener(cl.node(2).url, 'pywatch2', r), pythonListener(cl.node(0).url, 'pywatch0', r, 'polling')];
+    try {
+      for (const p of py) assert.equal((await p.joined).ok, true, `${p.name} joined`);
+      const senders = [];
+      for (let n = 0; n < 3; n++) senders.push(await join(n, `send${n}`));
+      const traffic = senders.map((x) => startSender(x.s, [r], x.name, { lanes: 1, pauseMs: 25 }));
 
-    await sleep(1000);
-    const ackedBefore = traffic.reduce((n, t) => n + t.acked.size, 0);
-    const tDown = Date.now();
-    await redis.kill();
-    await sleep(2000); // sends go on while Redis is down
-    await redis.start();
-    const tUp = Date.now();
-    const ackedDuring = traffic.reduce((n, t) => n + t.acked.size, 0) - ackedBefore;
-    await sleep(3000); // and after it is back
-    await Promise.all(traffic.map((t) => t.stop()));
-    for (const [i, t] of traffic.entries()) {
-      assert.deepEqual(t.refused, [], `send${i}: no refusals (the store was up all along)`);
-      assert.equal(t.unacked.size, 0, `send${i}: every send acked`);
-    }
-    assert.ok(ackedDuring > 0, 'messages were committed while Redis was down');
+      await sleep(1000);
+      const ackedBefore = traffic.reduce((n, t) => n + t.acked.size, 0);
+      const tDown = Date.now();
+      await redis.kill();
+      await sleep(2000); // sends go on while Redis is down
+      await redis.start();
+      const tUp = Date.now();
+      const ackedDuring = traffic.reduce((n, t) => n + t.acked.size, 0) - ackedBefore;
+      await sleep(3000); // and after it is back
+      await Promise.all(traffic.map((t) => t.stop()));
+      for (const [i, t] of traffic.entries()) {
+        assert.deepEqual(t.refused, [], `send${i}: no refusals (the store was up all along)`);
+        assert.equal(t.unacked.size, 0, `send${i}: every send acked`);
+      }
+      assert.ok(ackedDuring > 0, 'messages were committed while Redis was down');
 
-    const hist = await fullHistory(people[0].s, r);
-    assert.equal(roomOrderViolation(hist), null, `room order: ${roomOrderViolation(hist)}`);
-    const acked = traffic.reduce((n, t) => n + t.acked.size, 0);
-    assert.equal(hist.length, acked, 'history holds exactly the acked messages');
+      const hist = await fullHistory(people[0].s, r);
+      assert.equal(roomOrderViolation(hist), null, `room order: ${roomOrderViolation(hist)}`);
+      const acked = traffic.reduce((n, t) => n + t.acked.size, 0);
+      assert.equal(hist.length, acked, 'history holds exactly the acked messages');
 
-    const tFill = Date.now();
-    for (const x of people) {
-      await eventually(
-        () => ofRoom(x.msgs, r).length >= hist.length,
-        15000,
-        () => `${x.name} (node ${x.node}): ${orderDiff(ofRoom(x.msgs, r), hist)}\n${cl.logs(30)}`,
+      const tFill = Date.now();
+      for (const x of people) {
+        await eventually(
+          () => ofRoom(x.msgs, r).length >= hist.length,
+          15000,
+          () => `${x.name} (node ${x.node}): ${orderDiff(ofRoom(x.msgs, r), hist)}\n${cl.logs(30)}`,
+        );
+      }
+      console.log(
+        `# redis restart: down ${tUp - tDown} ms, ${ackedDuring} committed meanwhile, ${hist.length} in all; ` +
+          `all delivered ${Date.now() - tUp} ms after Redis returned (${Date.now() - tFill} ms after the last ack)`,
       );
+      await sleep(500);
+      for (const x of people) {
+        assert.deepEqual(x.drops, [], `${x.name} was not disconnected`);
+        assert.equal(x.s.id, x.sid, `${x.name} kept its session`);
+        const diff = orderDiff(ofRoom(x.msgs, r), hist);
+        assert.equal(diff, null, `${x.name} (node ${x.node}): ${diff}`);
+      }
+      for (const p of py) {
+        const got = () => p.messages.filter((m) => m.room === r);
+        await eventually(() => got().length >= hist.length, 15000, () => `${p.name} (python): ${orderDiff(got(), hist)}`);
+        await sleep(300);
+        assert.equal(orderDiff(got(), hist), null, `${p.name} (python-socketio): ${orderDiff(got(), hist)}`);
+        assert.equal(p.disconnects, 0, `${p.name} was not disconnected`);
+      }
+      assert.equal(cl.alive().length, cl.nodes.length, 'no node exited');
+    } finally {
+      for (const p of py) await p.close();
     }
-    console.log(
-      `# redis restart: down ${tUp - tDown} ms, ${ackedDuring} committed meanwhile, ${hist.length} in all; ` +
-        `all delivered ${Date.now() - tUp} ms after Redis returned (${Date.now() - tFill} ms after the last ack)`,
-    );
-    await sleep(500);
-    for (const x of people) {
-      assert.deepEqual(x.drops, [], `${x.name} was not disconnected`);
-      assert.equal(x.s.id, x.sid, `${x.name} kept its session`);
-      const diff = orderDiff(ofRoom(x.msgs, r), hist);
-      assert.equal(diff, null, `${x.name} (node ${x.node}): ${diff}`);
-    }
-    assert.equal(cl.alive().length, cl.nodes.length, 'no node exited');
   });
 
   test('after Redis returns: member lists, presence and typing cover all nodes again; nodes ready', { timeout: 60000 }, async () => {

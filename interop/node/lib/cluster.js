@@ -11,6 +11,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const readline = require('node:readline');
 const pg = require('pg');
 const { startServer, rand, sleep, withTimeout, call, PG_BASE } = require('./harness');
 
@@ -413,7 +414,40 @@ function hasFields(obj, subset) {
   return obj !== null && typeof obj === 'object' && Object.entries(subset).every(([k, v]) => JSON.stringify(obj[k]) === JSON.stringify(v));
 }
 
+const PY_LISTENER = path.resolve(__dirname, '..', '..', 'python', 'cluster', 'listen.py');
+
+/**
+ * A python-socketio member of `room` on `url` (interop/python/cluster/listen.py): `messages`
+ * fills as they arrive, `joined` resolves with the join answer, `close()` disconnects it.
+ */
+function pythonListener(url, name, room, transport = 'websocket') {
+  const proc = spawn(process.env.PYTHON || 'python3', [PY_LISTENER, url, name, room, transport], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const x = { name, messages: [], disconnects: 0, stderr: '' };
+  proc.stderr.on('data', (d) => (x.stderr += d));
+  const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
+  x.joined = new Promise((resolve, reject) => {
+    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
+      const ev = JSON.parse(line);
+      if (ev.kind === 'joined') resolve(ev.data);
+      else if (ev.kind === 'message') x.messages.push(ev.data);
+      else if (ev.kind === 'disconnect') x.disconnects++;
+    });
+    exited.then((code) => reject(new Error(`${name} (python) exited ${code} before joining: ${x.stderr}`)));
+  });
+  x.close = async () => {
+    proc.stdin.end();
+    const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+    const code = await exited;
+    clearTimeout(t);
+    return code;
+  };
+  return x;
+}
+
 module.exports = {
+  pythonListener,
   hasFields,
   joinThenLive,
   callOrDrop,
