@@ -145,7 +145,10 @@ describe('cluster delivery: 3 nodes, socket.io-client', () => {
 
   test('python-socketio and socket.io-client members of one room on different nodes get the same messages in the same order', { timeout: 90000 }, async () => {
     const r = room('mixed');
-    const py = [0, 1, 2].map((n) => pythonListener(cl.node(n).url, `py${n}`, r, n === 1 ? 'polling' : 'websocket'));
+    // WebSocket: python-engineio's polling client aborts on a poll answer of more than 16
+    // packets, which six unpaced senders can cause (interop/python/cluster covers polling with
+    // paced senders).
+    const py = [0, 1, 2].map((n) => pythonListener(cl.node(n).url, `py${n}`, r));
     try {
       for (const p of py) assert.equal((await p.joined).ok, true, `${p.name} joined`);
       const js = [];

@@ -51,8 +51,10 @@ describe('cluster with Redis restarted: 3 nodes, private redis-server, socket.io
     };
     for (let n = 0; n < 3; n++) await join(n, `watch${n}`);
     await join(1, 'pollwatch', ['polling']);
-    // python-socketio members too, on two nodes (stopped in the finally below).
-    const py = [pythonListener(cl.node(2).url, 'pywatch2', r), pythonListener(cl.node(0).url, 'pywatch0', r, 'polling')];
+    // python-socketio members too, on two nodes (stopped in the finally below). WebSocket only:
+    // python-engineio's polling client aborts ("transport error") on a poll answer of more than
+    // 16 packets (Payload.max_decode_packets), which a gap filled after the restart can be.
+    const py = [pythonListener(cl.node(2).url, 'pywatch2', r), pythonListener(cl.node(0).url, 'pywatch0', r)];
     try {
       for (const p of py) assert.equal((await p.joined).ok, true, `${p.name} joined`);
       const senders = [];

@@ -432,7 +432,10 @@ function pythonListener(url, name, room, transport = 'websocket') {
       const ev = JSON.parse(line);
       if (ev.kind === 'joined') resolve(ev.data);
       else if (ev.kind === 'message') x.messages.push(ev.data);
-      else if (ev.kind === 'disconnect') x.disconnects++;
+      else if (ev.kind === 'disconnect') {
+        x.disconnects++;
+        x.disconnectReasons = [...(x.disconnectReasons || []), ev.data];
+      }
     });
     exited.then((code) => reject(new Error(`${name} (python) exited ${code} before joining: ${x.stderr}`)));
   });

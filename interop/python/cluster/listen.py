@@ -6,6 +6,7 @@ prints one JSON line per event (`joined`, then each `message`), and disconnects 
 """
 
 import json
+import os
 import sys
 import threading
 
@@ -22,9 +23,11 @@ def main():
             sys.stdout.write(json.dumps({"kind": kind, "data": data}) + "\n")
             sys.stdout.flush()
 
-    client = InOrderClient(reconnection=False)
+    # CHATROOM_PY_DEBUG=1: python-socketio/engineio log every packet to stderr (the test keeps it).
+    debug = os.environ.get("CHATROOM_PY_DEBUG") == "1"
+    client = InOrderClient(reconnection=False, logger=debug, engineio_logger=debug)
     client.on("message", lambda m: emit("message", m))
-    client.on("disconnect", lambda *args: emit("disconnect", None))
+    client.on("disconnect", lambda *args: emit("disconnect", [str(a) for a in args]))
     client.connect(url, transports=[transport], auth={"name": name}, wait_timeout=10)
     res = client.call("join", {"room": room}, timeout=10)
     emit("joined", res)

@@ -194,9 +194,11 @@ def test_kill9_members_leave_and_client_recovers_on_another_node(clients):
         cl.nodes[2].kill9()
         eventually(lambda: not victim.connected, 10, "victim sees its node go")
         seen_before = victim.recs["message"].of_room(room)
+        time.sleep(1.0)  # offline for a moment, so there is something to recover
         again = clients.connect(cl.node(0).url, name="py-victim", identity=victim.welcome["identity"])
         j = again.call("join", {"room": room, "since": seen_before[-1]["id"]}, timeout=10)
         assert j["ok"] and j["more"] is False
+        assert j["messages"], "the victim missed messages while offline and gets them from join since"
         obs.recs["presence"].wait(lambda i: has(i, {"room": room, "name": "py-ghost", "action": "leave"}), 15, what="ghost leaves")
         left_after = time.time() - t0
         assert left_after <= 10.5, f"members of the dead node left after {left_after:.1f} s (bound 10 s)"
