@@ -88,11 +88,13 @@ describe('cluster kill -9: 3 nodes, socket.io-client', { skip: HARNESS_CHECK && 
     const before = ofRoom(mover.msgs, r);
     const lastSeen = before.at(-1)?.id;
     assert.ok(lastSeen !== undefined, 'mover saw messages before the kill');
+    await sleep(1000); // offline for a moment, so `since` has something to recover
     const m2 = await clients.connect(cl.node(0).url, { auth: { name: 'mover', identity: mover.s.welcomeData.identity } });
     const m2live = new Recorder(m2, 'message');
     const mj = await call(m2, 'join', { room: r, since: lastSeen });
     assertOk(mj, 'mover join since');
     assert.equal(mj.more, false, 'fewer than 1000 missed');
+    assert.ok(mj.messages.length > 0, 'the mover missed messages while offline and gets them from join since');
 
     // The victim's sender reconnects to node 1, retries what got no ack (same cid), goes on.
     await senderDown;

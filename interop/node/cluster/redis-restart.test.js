@@ -77,6 +77,12 @@ describe('cluster with Redis restarted: 3 nodes, private redis-server, socket.io
       }
       assert.ok(ackedDuring > 0, 'messages were committed while Redis was down');
 
+      const slowest = (from, to) =>
+        Math.max(0, ...traffic.flatMap((t) => t.acks.filter((a) => a.at >= from && a.at < to).map((a) => a.ms)));
+      console.log(
+        `# redis restart: slowest ack ${slowest(0, tDown)} ms before, ${slowest(tDown, tUp)} ms while Redis was down, ` +
+          `${slowest(tUp, Infinity)} ms after`,
+      );
       const hist = await fullHistory(people[0].s, r);
       assert.equal(roomOrderViolation(hist), null, `room order: ${roomOrderViolation(hist)}`);
       const acked = traffic.reduce((n, t) => n + t.acked.size, 0);

@@ -305,10 +305,11 @@ function callOrDrop(socket, event, payload, ms = 20000) {
  * Steady traffic from one client: `lanes` loops each sending `{room, text: cid, cid}` with a
  * `pauseMs` pause, rooms taken in turn, until `stop()` or the socket drops. Every send has a
  * unique `cid` (`prefix-k`). `acked` maps cid → the acked Message, `unacked` cid → payload of
- * sends that got no ack (dropped with the node), `refused` lists refusals.
+ * sends that got no ack (dropped with the node), `refused` lists refusals, `acks` the send time
+ * and ack latency of each acked send.
  */
 function startSender(socket, rooms, prefix, { lanes = 1, pauseMs = 20, max = Infinity } = {}) {
-  const s = { acked: new Map(), unacked: new Map(), refused: [], sent: 0, stopped: false };
+  const s = { acked: new Map(), unacked: new Map(), refused: [], sent: 0, stopped: false, acks: [] };
   let k = 0;
   const lane = async () => {
     while (!s.stopped && k < max) {
@@ -317,8 +318,10 @@ function startSender(socket, rooms, prefix, { lanes = 1, pauseMs = 20, max = Inf
       k++;
       s.unacked.set(cid, payload);
       s.sent++;
+      const t0 = Date.now();
       const res = await callOrDrop(socket, 'send', payload);
       if (res?.ok) {
+        s.acks.push({ at: t0, ms: Date.now() - t0 });
         s.acked.set(cid, res.message);
         s.unacked.delete(cid);
       } else if (res?.dropped || res?.timeout) {
