@@ -35,8 +35,11 @@ describe('cluster with PostgreSQL cut off: 3 nodes behind a TCP proxy, socket.io
     if (proxy) await proxy.close();
   });
 
-  test('cut → unavailable on every node, no crash, typing still crosses nodes; restore → sends succeed and reach every node once', { timeout: 120000 }, async () => {
-    const r = room('pg');
+  // reset: the database crashed (connections reset, new ones refused); blackhole: a network
+  // partition (connections stay open, every byte is dropped).
+  for (const how of ['reset', 'blackhole']) {
+  test(`cut (${how}) → unavailable on every node, no crash, typing still crosses nodes; restore → sends succeed and reach every node once`, { timeout: 120000 }, async () => {
+    const r = room(`pg-${how}`);
     const people = [];
     for (let n = 0; n < 3; n++) {
       const s = await clients.connect(cl.node(n).url, { name: `p${n}` });
@@ -45,11 +48,11 @@ describe('cluster with PostgreSQL cut off: 3 nodes behind a TCP proxy, socket.io
     }
     const seed = await clients.connect(cl.node(2).url);
     const seedErr = new Recorder(seed, 'error');
-    for (const p of people) assertOk(await call(p.s, 'send', { room: r, text: `before ${p.n}`, cid: `before-${p.n}` }));
+    for (const p of people) assertOk(await call(p.s, 'send', { room: r, text: `before ${p.n}`, cid: `before-${how}-${p.n}` }));
 
-    proxy.cut('reset');
+    proxy.cut(how);
     const t0 = Date.now();
-    const cids = people.map((p) => `cut-${p.n}-${rand(6)}`);
+    const cids = people.map((p) => `cut-${how}-${p.n}-${rand(6)}`);
     const downs = people.map((p, i) => call(p.s, 'send', { room: r, text: `during ${p.n}`, cid: cids[i] }, 60000));
     seed.emit('chat message', 'seed during the cut');
     // Store-free events keep working across nodes while the sends wait for the store.
@@ -83,7 +86,7 @@ describe('cluster with PostgreSQL cut off: 3 nodes behind a TCP proxy, socket.io
       assertOk(again);
       assert.equal(again.message.id, res.message.id, 'cid retry answers the original');
     }
-    console.log(`# pg outage: unavailable after ${tUnavailable} ms; sends ok ${Date.now() - tRestore} ms after restore`);
+    console.log(`# pg outage (${how}): unavailable after ${tUnavailable} ms; sends ok ${Date.now() - tRestore} ms after restore`);
 
     const hist = await fullHistory(people[0].s, r);
     assert.equal(roomOrderViolation(hist), null, `room order: ${roomOrderViolation(hist)}`);
@@ -99,4 +102,5 @@ describe('cluster with PostgreSQL cut off: 3 nodes behind a TCP proxy, socket.io
     for (const p of people) assert.equal(orderDiff(ofRoom(p.msgs, r), hist), null, `node ${p.n}: ${orderDiff(ofRoom(p.msgs, r), hist)}`);
     assert.equal(cl.alive().length, cl.nodes.length, 'no node exited');
   });
+  }
 });
