@@ -16,9 +16,11 @@
 //! - [`protocol`]: event names and payload shapes (docs/PROTOCOL.md).
 //! - [`retention`]: the purge loop of `--retention-days` / `--retention-per-room`.
 //! - [`shutdown`]: SIGINT/SIGTERM and the drain order.
+//! - [`cluster`]: `--redis`: relay, room order and presence across nodes.
 
 pub mod app;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod identity;
@@ -31,8 +33,7 @@ pub mod shutdown;
 pub mod socket;
 
 use app::App;
-use chatroom_core::Message;
-use chatroom_store::{Store, StoreError};
+use chatroom_store::{Feed, Store, StoreError};
 use config::Config;
 use http::page::{Page, PageError};
 use identity::IdentityKeys;
@@ -41,7 +42,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc::Receiver;
 
 /// How long clients get to close after a shutdown signal before the process exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -77,6 +77,9 @@ pub enum ServerError {
     /// The page template is broken.
     #[error(transparent)]
     Page(#[from] PageError),
+    /// The cluster could not be joined.
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -85,7 +88,8 @@ pub enum ServerError {
 /// A server whose store is open and page rendered, ready to serve on a listener.
 pub struct Server {
     app: App,
-    feed: Receiver<Vec<Arc<Message>>>,
+    feed: Feed,
+    cluster: Option<cluster::Tasks>,
 }
 
 impl Server {
@@ -95,9 +99,17 @@ impl Server {
         let page = Page::render(&config.title, config.views.as_deref())?;
         let (store, feed) = Store::open(&config.db).await?;
         let identity = IdentityKeys::new(&store.secret(IDENTITY_SECRET).await?);
+        let (cluster, tasks) = match &config.cluster {
+            Some(settings) => {
+                let (cluster, tasks) = cluster::Cluster::connect(settings.clone()).await?;
+                (Some(cluster), Some(tasks))
+            }
+            None => (None, None),
+        };
         Ok(Self {
-            app: App::new(config, store, page, identity),
+            app: App::new(config, store, page, identity, cluster),
             feed,
+            cluster: tasks,
         })
     }
 
@@ -108,7 +120,7 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let Server { app, feed } = self;
+        let Server { app, feed, cluster } = self;
         let config = &app.config;
         let (sio, io) = SocketIo::builder()
             .with_state(app.clone())
@@ -123,7 +135,22 @@ impl Server {
             .connect_timeout(config.connect_timeout)
             .build_svc();
         socket::register(&io);
-        let deliver = tokio::spawn(socket::deliver::run(io.clone(), app.clone(), feed));
+        let deliver = match (&app.cluster, cluster) {
+            (Some(handle), Some(tasks)) => {
+                let tasks =
+                    cluster::start(io.clone(), app.clone(), Arc::clone(handle), tasks, feed);
+                // The lobby is every connection's first room: deliver it from the start.
+                if let Err(error) = handle.watch(&chatroom_core::RoomName::lobby()).await {
+                    tracing::warn!(%error, "cluster: lobby not watched yet; its first join will retry");
+                }
+                tasks
+            }
+            _ => vec![tokio::spawn(socket::deliver::run(
+                io.clone(),
+                app.clone(),
+                feed,
+            ))],
+        };
         let crowd = tokio::spawn(socket::crowd::run(io.clone(), app.clone()));
         let purge = tokio::spawn(retention::run(app.clone()));
         let guard = net::guard::Guard::new(config);
@@ -155,8 +182,13 @@ impl Server {
         // Before closing the store: a round in progress holds a connection the close waits for.
         purge.abort();
         let _ = purge.await;
+        if let Some(cluster) = &app.cluster {
+            cluster.leave(Duration::from_secs(1)).await;
+        }
         app.store.close().await;
-        deliver.abort();
+        for task in deliver {
+            task.abort();
+        }
         crowd.abort();
         tracing::info!("stopped");
         Ok(())
