@@ -76,7 +76,8 @@ describe('cluster command line', { skip: HARNESS_CHECK && 'needs a binary with -
     }
   });
 
-  test('--node-name appears in /healthz and /readyz as "node"', async () => {
+  for (const route of ['healthz', 'readyz']) {
+  test(`--node-name and CHATROOM_NODE_NAME appear in /${route} as "node"`, async () => {
     const schema = `cl_${rand(12)}`;
     const name = `nodename-${rand(6)}`;
     const srv = await startServer({
@@ -84,12 +85,9 @@ describe('cluster command line', { skip: HARNESS_CHECK && 'needs a binary with -
       args: ['--redis', SHARED_REDIS, '--redis-prefix', `t${rand(10)}`, '--node-name', name],
     });
     try {
-      const h = await getJson(`${srv.url}/healthz`);
-      assert.equal(h.status, 200);
-      assert.equal(h.json.node, name, `/healthz: ${JSON.stringify(h.json)}`);
-      const r = await getJson(`${srv.url}/readyz`);
-      assert.equal(r.status, 200, `/readyz: ${JSON.stringify(r)}`);
-      assert.equal(r.json.node, name, `/readyz: ${JSON.stringify(r.json)}`);
+      const h = await getJson(`${srv.url}/${route}`);
+      assert.equal(h.status, 200, `/${route}: ${JSON.stringify(h)}`);
+      assert.equal(h.json.node, name, `/${route}: ${JSON.stringify(h.json)}`);
       // CHATROOM_NODE_NAME does the same.
       const envName = `envname-${rand(6)}`;
       const srv2 = await startServer({
@@ -98,7 +96,7 @@ describe('cluster command line', { skip: HARNESS_CHECK && 'needs a binary with -
         env: { CHATROOM_NODE_NAME: envName },
       });
       try {
-        assert.equal((await getJson(`${srv2.url}/healthz`)).json.node, envName);
+        assert.equal((await getJson(`${srv2.url}/${route}`)).json?.node, envName);
       } finally {
         assert.equal((await srv2.stop()).code, 0);
       }
@@ -107,4 +105,5 @@ describe('cluster command line', { skip: HARNESS_CHECK && 'needs a binary with -
       await dropSchema(schema).catch(() => {});
     }
   });
+  }
 });
