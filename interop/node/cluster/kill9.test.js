@@ -57,14 +57,13 @@ describe('cluster kill -9: 3 nodes, socket.io-client', { skip: HARNESS_CHECK && 
     };
     const o0 = await join(0, 'obs0');
     const o1 = await join(1, 'obs1');
-    const g0 = await join(VICTIM, 'ghost0');
-    const g1 = await join(VICTIM, 'ghost1', { transports: ['polling'] });
+    // Ghosts: members of the victim node that never come back.
+    await join(VICTIM, 'ghost0');
+    await join(VICTIM, 'ghost1', { transports: ['polling'] });
     const mover = await join(VICTIM, 'mover');
     const s0 = await join(0, 'send0');
     const s1 = await join(1, 'send1');
     const s2 = await join(VICTIM, 'send2');
-    void g0;
-    void g1;
     // A python-socketio member on a surviving node, to the end (closed in after()).
     const py = pythonListener(cl.node(1).url, 'pyobs1', r);
     pyListeners.push(py);
