@@ -8,7 +8,7 @@
 //! first time, a restarted node, our own resubscription) makes it ask that node for a snapshot
 //! of its whole membership, which replaces what it had, announcing the difference. A node not
 //! heard from for [`NODE_TIMEOUT`] (killed, cut off) is dropped: its members leave every room,
-//! with `leave` events, within `NODE_TIMEOUT` + one [`BEAT_EVERY`] (7 s; documented as 10 s).
+//! with `leave` events, within `NODE_TIMEOUT` + one [`BEAT_EVERY`] (6 s; documented as 10 s).
 //! A node shutting down says `Bye` and is dropped at once.
 
 use super::Cluster;
@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 /// Heartbeat period.
 pub const BEAT_EVERY: Duration = Duration::from_secs(1);
 /// Silence after which a node counts as gone.
-pub const NODE_TIMEOUT: Duration = Duration::from_secs(6);
+pub const NODE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Least time between two snapshot requests to one node.
 const ASK_AGAIN: Duration = Duration::from_secs(1);
 
