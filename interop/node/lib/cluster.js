@@ -452,7 +452,29 @@ function pythonListener(url, name, room, transport = 'websocket') {
   return x;
 }
 
+/**
+ * `join` until its answer lists exactly `members` (sorted names) and, if given, `count`
+ * connections. Presence reaches other nodes through Redis a moment after a join is answered, so
+ * a member that joined on another node just now may be missing from the first answer; joining
+ * again is harmless (it announces nothing) and shows the list once the nodes agree. Fails after
+ * `ms` with the last answer.
+ */
+async function joinUntilMembers(socket, room, members, { count, ms = 3000 } = {}) {
+  let res;
+  await eventually(
+    async () => {
+      res = await call(socket, 'join', { room });
+      if (!res?.ok) throw new Error(`join ${room}: ${JSON.stringify(res)}`);
+      return JSON.stringify(res.members) === JSON.stringify(members) && (count === undefined || res.count === count);
+    },
+    ms,
+    () => `join ${room}: members ${JSON.stringify(res?.members)} count ${res?.count}, expected ${JSON.stringify(members)} count ${count}`,
+  );
+  return res;
+}
+
 module.exports = {
+  joinUntilMembers,
   pythonListener,
   hasFields,
   joinThenLive,

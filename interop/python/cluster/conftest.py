@@ -232,6 +232,21 @@ def has(items, subset):
     return any(isinstance(x, dict) and all(x.get(k) == v for k, v in subset.items()) for x in items)
 
 
+def join_until_members(client, room, members, count=None, timeout=3):
+    """`join` until the answer lists exactly `members` (and `count` connections, if given).
+    Presence reaches other nodes through Redis a moment after a join is answered; joining again
+    is harmless (it announces nothing) and shows the list once the nodes agree."""
+    last = {}
+
+    def agreed():
+        last["res"] = res = client.call("join", {"room": room}, timeout=10)
+        assert res["ok"], res
+        return res["members"] == members and (count is None or res["count"] == count)
+
+    eventually(agreed, timeout, lambda: f"join {room}: {last.get('res')!r}, expected members {members} count {count}")
+    return last["res"]
+
+
 def join_then_live(join_messages, live):
     """The join answer, then the live messages newer than its last one: a `since` answer and
     live delivery may overlap right after a `join`, and clients drop by id what they have. Only
