@@ -13,6 +13,8 @@ need_apt=()
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
 dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_apt+=(fonts-noto-color-emoji)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+# The cluster suites start private redis-server processes (Redis restarted mid-traffic).
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # The server's allocator (tikv-jemalloc-sys) compiles jemalloc's C: a C compiler and make.
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
@@ -41,6 +43,15 @@ psql -h 127.0.0.1 -U postgres -d test -c 'select 1' >/dev/null 2>&1 || {
   log "creating database test"
   psql -h 127.0.0.1 -U postgres -d postgres -c 'create database test' >/dev/null
 }
+
+# --- Redis: the cluster suites (issue 8) use 127.0.0.1:6379, started here only if nothing answers
+# there (a running one is never restarted; tests that restart Redis start their own).
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  log "starting Redis on 127.0.0.1:6379"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no >/dev/null
+  for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null
 
 # --- npm packages (lockfiles committed; `npm ci` is reproducible and needs no browser download).
 for dir in interop/node interop/js-client interop/browser bench/node-baseline; do

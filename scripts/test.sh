@@ -25,6 +25,9 @@ suite "cargo test" cargo test --workspace
 [ -d interop/js-client ] && suite "browser client (node)" bash -c 'cd interop/js-client && npm test'
 [ -d interop/node ] && suite "socket.io-client interop" bash -c 'cd interop/node && npm test'
 [ -d interop/python ] && suite "python-socketio interop" bash -c 'cd interop/python && python3 -m pytest -q'
+# Issue 8: three nodes on Redis + PostgreSQL with clients of both libraries spread over them.
+[ -d interop/node/cluster ] && suite "cluster: socket.io-client (3 nodes, Redis, PostgreSQL)" bash -c 'cd interop/node && timeout 300 npm run test:cluster'
+[ -d interop/python/cluster ] && suite "cluster: python-socketio (3 nodes)" bash -c 'cd interop/python/cluster && timeout 240 python3 -m pytest -q'
 [ -d interop/browser ] && suite "chromium" bash -c 'cd interop/browser && npm test'
 [ -f bench/smoke.sh ] && suite "load generator smoke" bash bench/smoke.sh
 [ -f scripts/fuzz.sh ] && suite "fuzz (every cargo-fuzz target, 5 s each)" bash scripts/fuzz.sh 5

@@ -70,14 +70,15 @@ async function makeStore(kind, { pgBase } = {}) {
 
 /**
  * Starts the server: `--host 127.0.0.1 --port <port|0> --db <url> --rate-limit <rl>`, waits for
- * `listening on http(s)://...` on stdout. Returns { url, port, proc, stop(), kill9(), logs() }.
+ * `listening on http(s)://...` on stdout (`env`: extra environment variables).
+ * Returns { url, port, proc, stop(), kill9(), logs() }.
  */
-async function startServer({ db, rateLimit = 'off', port = 0, title, args = [], timeoutMs = 30000 }) {
+async function startServer({ db, rateLimit = 'off', port = 0, title, args = [], env = {}, timeoutMs = 30000 }) {
   if (!fs.existsSync(BIN)) throw new Error(`server binary not found: ${BIN} (set CHATROOM_BIN)`);
   const argv = ['--host', '127.0.0.1', '--port', String(port), '--db', db, '--rate-limit', rateLimit];
   if (title !== undefined) argv.push('--title', title);
   argv.push(...args);
-  const proc = spawn(BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+  const proc = spawn(BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const logLines = [];
   const keep = (line) => {
     logLines.push(line);

@@ -6,7 +6,6 @@
 
 const { describe, test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('node:net');
 const {
   storeKinds,
   useServer,
@@ -22,62 +21,7 @@ const {
   sleep,
   PG_BASE,
 } = require('../lib/harness');
-
-/**
- * A TCP proxy to PostgreSQL that can be cut and restored. `cut('reset')` resets every connection
- * and refuses new ones (a crashed database); `cut('blackhole')` keeps connections open but drops
- * every byte (a network partition). `restore()` forwards again, resetting the connections whose
- * bytes were dropped.
- */
-async function startProxy(targetHost, targetPort) {
-  const pairs = new Set();
-  let mode = null;
-  const server = net.createServer((c) => {
-    if (mode === 'reset') {
-      c.destroy();
-      return;
-    }
-    const up = net.connect(targetPort, targetHost);
-    const pair = { c, up, dirty: false };
-    pairs.add(pair);
-    const close = () => {
-      c.destroy();
-      up.destroy();
-      pairs.delete(pair);
-    };
-    for (const s of [c, up]) {
-      s.on('error', close);
-      s.on('close', close);
-    }
-    c.on('data', (d) => (mode ? (pair.dirty = true) : up.write(d)));
-    up.on('data', (d) => (mode ? (pair.dirty = true) : c.write(d)));
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const destroy = (pred) => {
-    for (const p of [...pairs]) {
-      if (!pred(p)) continue;
-      p.c.destroy();
-      p.up.destroy();
-      pairs.delete(p);
-    }
-  };
-  return {
-    port: server.address().port,
-    cut(how) {
-      mode = how;
-      if (how === 'reset') destroy(() => true);
-      else for (const p of pairs) p.dirty = true;
-    },
-    restore() {
-      mode = null;
-      destroy((p) => p.dirty);
-    },
-    close() {
-      destroy(() => true);
-      return new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
+const { startProxy } = require('../lib/tcp-proxy');
 
 for (const kind of storeKinds()) {
   describe(`v1 rate limit 5/20 [${kind}]`, () => {
