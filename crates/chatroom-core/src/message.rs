@@ -156,6 +156,10 @@ pub struct Message {
     /// read back from the store.
     #[serde(skip)]
     pub from_seed: bool,
+    /// Removed by a moderator: a tombstone, stored with empty text (which no `send` can
+    /// produce); `"deleted": true` on the wire, absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub deleted: bool,
 }
 
 impl Message {
@@ -170,6 +174,16 @@ impl Message {
             cid: new.cid.as_ref().map(|c| c.as_str().to_owned()),
             user_id: new.user_id.clone(),
             from_seed: new.from_seed,
+            deleted: false,
+        }
+    }
+
+    /// What is left of this message after a moderator removed it: no text, `deleted` set.
+    pub fn into_tombstone(self) -> Self {
+        Self {
+            text: String::new(),
+            deleted: true,
+            ..self
         }
     }
 }
