@@ -16,6 +16,8 @@ command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 # The server's allocator (tikv-jemalloc-sys) compiles jemalloc's C: a C compiler and make.
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+# The auth tests make RSA key pairs with openssl at test time (no private key is committed).
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

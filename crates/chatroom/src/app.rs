@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::http::page::Page;
 use crate::identity::IdentityKeys;
+use crate::moderation::Moderation;
 use crate::net::listener::Connections;
 use chatroom_core::{NameRegistry, Presence, RoomName};
 use chatroom_store::Store;
@@ -38,6 +39,8 @@ pub struct Shared {
     pub stats: Stats,
     /// Open TCP connections, counted at accept against `--max-connections` and per address.
     pub connections: Connections,
+    /// Bans, mutes and the Socket.IO handle moderation acts through.
+    pub moderation: Moderation,
 }
 
 /// Counters an operator wants to see.
@@ -72,6 +75,7 @@ impl App {
             crowd_changes: Mutex::new(BTreeSet::new()),
             per_address: Mutex::new(HashMap::new()),
             stats: Stats::default(),
+            moderation: Moderation::default(),
         }))
     }
 

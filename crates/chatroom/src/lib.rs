@@ -10,6 +10,7 @@
 //! - [`http`]: page, assets, our browser client, `/healthz`.
 //! - [`socket`]: the handshake and one file per wire event; [`socket::deliver`] emits messages.
 //! - [`identity`]: signed identity tokens, so a user keeps its id across reconnects.
+//! - [`auth`]: who may connect (`--auth open|token|jwt`); [`moderation`]: roles' powers.
 //! - [`net`]: the network edge — accept, timeouts, connection limits, client address.
 //! - [`logging`]: tracing setup (text without colours off a terminal, or JSON lines).
 //! - [`refusal`]: rate-limited logging of every refused input.
@@ -18,11 +19,13 @@
 //! - [`shutdown`]: SIGINT/SIGTERM and the drain order.
 
 pub mod app;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod http;
 pub mod identity;
 pub mod logging;
+pub mod moderation;
 pub mod net;
 pub mod protocol;
 pub mod refusal;
@@ -95,10 +98,10 @@ impl Server {
         let page = Page::render(&config.title, config.views.as_deref())?;
         let (store, feed) = Store::open(&config.db).await?;
         let identity = IdentityKeys::new(&store.secret(IDENTITY_SECRET).await?);
-        Ok(Self {
-            app: App::new(config, store, page, identity),
-            feed,
-        })
+        let bans = store.bans(clock::now_ms()).await?;
+        let app = App::new(config, store, page, identity);
+        app.moderation.replace_bans(bans);
+        Ok(Self { app, feed })
     }
 
     /// Serves until `shutdown` resolves, then closes every client, flushes the store and
@@ -123,6 +126,8 @@ impl Server {
             .connect_timeout(config.connect_timeout)
             .build_svc();
         socket::register(&io);
+        app.moderation.attach(io.clone());
+        let bans = tokio::spawn(moderation::refresh_bans(app.clone()));
         let deliver = tokio::spawn(socket::deliver::run(io.clone(), app.clone(), feed));
         let crowd = tokio::spawn(socket::crowd::run(io.clone(), app.clone()));
         let purge = tokio::spawn(retention::run(app.clone()));
@@ -158,6 +163,7 @@ impl Server {
         app.store.close().await;
         deliver.abort();
         crowd.abort();
+        bans.abort();
         tracing::info!("stopped");
         Ok(())
     }

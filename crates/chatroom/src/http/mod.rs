@@ -1,7 +1,9 @@
-//! HTTP routes beside Socket.IO: the page, its assets, our browser client and the health check.
+//! HTTP routes beside Socket.IO: the page, its assets, our browser client, the health check and
+//! the admin API (`/api/admin/`).
 //! Everything else falls through to the Socket.IO service (`/socket.io/…`); the client script
 //! is routed first because socketioxide would otherwise claim every path under `/socket.io/`.
 
+pub mod admin;
 pub mod assets;
 pub mod health;
 pub mod page;
@@ -27,6 +29,7 @@ pub fn router(app: App) -> Router {
         .route("/app/chat.js", get(assets::chat_js))
         .route("/app/chat.css", get(assets::chat_css))
         .route("/healthz", get(health::healthz))
+        .nest("/api/admin", admin::routes(app.clone()))
         .with_state(app)
 }
 

@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::config::RateLimit;
 use crate::config::limits::Limits;
 use crate::net::ClientAddr;
-use chatroom_core::{ChatError, RoomName, UserId, UserName};
+use chatroom_core::{ChatError, Role, RoomName, UserId, UserName};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use socketioxide::socket::Sid;
@@ -112,6 +112,10 @@ pub struct Identity {
     pub seed: bool,
     /// Its address, if known.
     pub client: Option<ClientAddr>,
+    /// What it may do besides chatting (from a JWT; `user` otherwise).
+    pub role: Role,
+    /// When its sign-in ends (a JWT's `exp`), ms since the Unix epoch.
+    pub expires_at_ms: Option<i64>,
 }
 
 /// One connected client.
@@ -125,6 +129,10 @@ pub struct Session {
     pub seed: bool,
     /// Where it connects from (the proxy's client when `--trust-proxy` applies).
     pub client: Option<ClientAddr>,
+    /// What it may do besides chatting.
+    pub role: Role,
+    /// When its sign-in ends, ms since the Unix epoch; it is disconnected then.
+    pub expires_at_ms: Option<i64>,
     buckets: Buckets,
     typing: Mutex<HashMap<RoomName, u64>>,
     typing_generations: AtomicU64,
@@ -148,6 +156,8 @@ impl Session {
             name: RwLock::new(who.name),
             seed: who.seed,
             client: who.client,
+            role: who.role,
+            expires_at_ms: who.expires_at_ms,
             buckets: Buckets::new(app.config.rate_limit, &app.config.limits),
             typing: Mutex::new(HashMap::new()),
             typing_generations: AtomicU64::new(0),
