@@ -160,10 +160,11 @@ impl Server {
         // Before closing the store: a round in progress holds a connection the close waits for.
         purge.abort();
         let _ = purge.await;
+        bans.abort();
+        let _ = bans.await;
         app.store.close().await;
         deliver.abort();
         crowd.abort();
-        bans.abort();
         tracing::info!("stopped");
         Ok(())
     }
