@@ -99,6 +99,26 @@ for (const kind of storeKinds()) {
       });
     }
 
+    test('a connection that ends before exp leaves no expiry timer behind', async () => {
+      const tasks = async () => (await (await fetch(`${srv.url}/healthz`)).json()).tasks;
+      const before = await tasks();
+      const sockets = [];
+      for (let i = 0; i < 30; i++) {
+        sockets.push(await clients.connect(srv.url, { auth: { token: jwt.hs256({ sub: `t-${i}-${rand()}`, exp: jwt.epoch(3600) }, HS_SECRET) } }));
+      }
+      const during = await tasks();
+      assert.ok(during >= before + 30, `one timer per signed-in connection: ${before} → ${during}`);
+      clients.closeAll();
+      const deadline = Date.now() + 10000;
+      let after = during;
+      while (Date.now() < deadline) {
+        after = await tasks();
+        if (after <= before + 5) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(after <= before + 5, `tasks after the clients left: ${before} → ${during} → ${after}`);
+    });
+
     test('a session is cut at exp: session_expired, then the disconnect', async () => {
       const exp = jwt.epoch(3);
       const s = await clients.connect(srv.url, { auth: { token: jwt.hs256({ sub: `e-${rand()}`, exp }, HS_SECRET) } });

@@ -115,7 +115,7 @@ pub async fn connect(cx: &Connection) {
         tracing::debug!(sid = %socket.id, %error, "welcome not sent");
     }
     if let Some(expires_at_ms) = session.expires_at_ms {
-        expire_at(socket.clone(), expires_at_ms);
+        session.set_expiry(expire_at(socket.clone(), expires_at_ms));
     }
     if !session.seed {
         announce::presence(cx, &lobby, &name, "join").await;
@@ -125,7 +125,10 @@ pub async fn connect(cx: &Connection) {
 
 /// Ends the session at `expires_at_ms` (its JWT's `exp`): `session_expired`, then the
 /// disconnect. A timer of its own, not a queued job, so a flooded queue cannot delay it.
-fn expire_at(socket: socketioxide::extract::SocketRef, expires_at_ms: i64) {
+fn expire_at(
+    socket: socketioxide::extract::SocketRef,
+    expires_at_ms: i64,
+) -> tokio::task::JoinHandle<()> {
     let wait = u64::try_from(expires_at_ms.saturating_sub(crate::clock::now_ms())).unwrap_or(0);
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
@@ -140,11 +143,12 @@ fn expire_at(socket: socketioxide::extract::SocketRef, expires_at_ms: i64) {
         if let Err(error) = socket.disconnect() {
             tracing::debug!(%error, "expired client not disconnected");
         }
-    });
+    })
 }
 
 /// The connection's last job: out of every room, with the others told.
 pub async fn disconnect(cx: &Connection, reason: Option<DisconnectReason>) {
+    cx.session.stop_expiry();
     cx.session.release_name();
     let rooms = cx.app.presence().leave_all(&cx.socket.id);
     for room in &rooms {
