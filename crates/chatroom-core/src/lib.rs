@@ -21,7 +21,7 @@ pub mod room;
 pub mod user;
 
 pub use error::ChatError;
-pub use message::{Cid, Limits, Message, MessageId, NewMessage};
+pub use message::{Cid, Limits, Message, MessageId, NewMessage, RoomSeq};
 pub use name::{NameKey, UserName};
 pub use names::NameRegistry;
 pub use presence::Presence;

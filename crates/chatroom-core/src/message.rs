@@ -4,8 +4,13 @@
 use crate::{ChatError, RoomName, UserId, UserName};
 use serde::{Deserialize, Serialize};
 
-/// Store-assigned message id: increases in storage order, across rooms and restarts.
+/// Store-assigned message id: increases in storage order, across rooms and restarts; within a
+/// room, also in commit order when several server processes share one database.
 pub type MessageId = i64;
+
+/// A message's place in its room: 1, 2, 3, … in commit order, no holes, the same on every
+/// server process sharing the database.
+pub type RoomSeq = i64;
 
 /// Longest client message id, in code points.
 pub const MAX_CID_CHARS: usize = 64;
@@ -62,7 +67,8 @@ pub struct NewMessage {
     /// Milliseconds since the Unix epoch when the server accepted it.
     pub ts: i64,
     /// Sent with the seed protocol's `chat message`: seed clients then get the text unchanged
-    /// instead of `"name: text"`. Not stored; only live delivery needs it.
+    /// instead of `"name: text"`. Not stored: the store's committed feed carries it to live
+    /// delivery next to the stored [`Message`].
     pub from_seed: bool,
     /// The sender's user id, if known (set with [`NewMessage::by`]); stored with the message.
     pub user_id: Option<UserId>,
@@ -138,6 +144,8 @@ fn check_not_blank(text: &str) -> Result<(), ChatError> {
 pub struct Message {
     /// Store-assigned id.
     pub id: MessageId,
+    /// Its place in the room's order (1, 2, 3, … with no holes, in commit order).
+    pub seq: RoomSeq,
     /// Room it was sent to.
     pub room: String,
     /// Sender's display name at the time.
@@ -152,10 +160,6 @@ pub struct Message {
     /// The sender's user id, if it was known; `"uid"` on the wire.
     #[serde(rename = "uid", skip_serializing_if = "Option::is_none", default)]
     pub user_id: Option<UserId>,
-    /// Copied from [`NewMessage::from_seed`] for live delivery; never on the wire, false when
-    /// read back from the store.
-    #[serde(skip)]
-    pub from_seed: bool,
     /// Removed by a moderator: a tombstone, stored with empty text (which no `send` can
     /// produce); `"deleted": true` on the wire, absent otherwise.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
@@ -163,17 +167,17 @@ pub struct Message {
 }
 
 impl Message {
-    /// The stored form of `new` under `id`.
-    pub fn stored(id: MessageId, new: &NewMessage) -> Self {
+    /// The stored form of `new` under `id`, at `seq` in its room.
+    pub fn stored(id: MessageId, seq: RoomSeq, new: &NewMessage) -> Self {
         Self {
             id,
+            seq,
             room: new.room.as_str().to_owned(),
             name: new.name.as_str().to_owned(),
             text: new.text.clone(),
             ts: new.ts,
             cid: new.cid.as_ref().map(|c| c.as_str().to_owned()),
             user_id: new.user_id.clone(),
-            from_seed: new.from_seed,
             deleted: false,
         }
     }
@@ -249,10 +253,10 @@ mod tests {
     #[test]
     fn message_json_shape() {
         let new = v1("<b>hi</b>").unwrap();
-        let json = serde_json::to_value(Message::stored(7, &new)).unwrap();
+        let json = serde_json::to_value(Message::stored(7, 3, &new)).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"id":7,"room":"lobby","name":"a","text":"<b>hi</b>","ts":0})
+            serde_json::json!({"id":7,"seq":3,"room":"lobby","name":"a","text":"<b>hi</b>","ts":0})
         );
     }
 
@@ -261,7 +265,7 @@ mod tests {
         let user = UserId::random([0x11; 16]);
         let new = v1("hi").unwrap().by(user.clone());
         assert_eq!(new.user_id.as_ref(), Some(&user));
-        let stored = Message::stored(8, &new);
+        let stored = Message::stored(8, 1, &new);
         assert_eq!(stored.user_id.as_ref(), Some(&user));
         let json = serde_json::to_value(&stored).unwrap();
         assert_eq!(json["uid"], serde_json::json!(user.as_str()));

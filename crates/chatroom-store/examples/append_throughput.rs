@@ -58,8 +58,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 break;
             };
             for m in &batch {
-                ascending &= m.id > last;
-                last = m.id;
+                ascending &= m.message.id > last;
+                last = m.message.id;
             }
             seen += batch.len();
         }

@@ -1,15 +1,13 @@
-//! The seam between the writer/readers and the SQL: one trait, implemented by the memory, SQLite
-//! and PostgreSQL backends. Native `async fn`-style methods (no `dyn`): the writer task is generic
-//! over the backend, and [`crate::Store`] dispatches reads through the [`AnyBackend`] enum, so
+//! The seam between the writer/readers and the storage engines: one trait, implemented by the
+//! memory, SQLite and PostgreSQL backends, and the de-duplication [`Plan`] they all share.
+//! Native `async fn`-style methods (no `dyn`): the writer task is generic over the backend, and
+//! [`crate::Store`] dispatches through `AnyBackend` (beside `Store::open`, which picks it), so
 //! the server sees one non-generic type.
 
-use crate::memory::MemoryBackend;
-use crate::postgres::PgBackend;
 use crate::retention::{PurgeReport, RetentionPolicy};
-use crate::sqlite::SqliteBackend;
 use crate::{Page, StoreError};
-use chatroom_core::{Message, MessageId, NewMessage, UserId};
-use std::collections::{HashMap, HashSet};
+use chatroom_core::{Message, MessageId, NewMessage, RoomSeq};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -30,6 +28,8 @@ pub(crate) enum Window {
     Before(MessageId),
     /// The oldest messages with id > the given one.
     Since(MessageId),
+    /// The oldest messages with seq > the given one (a cluster node filling a relay gap).
+    SinceSeq(RoomSeq),
 }
 
 /// What a storage engine must do. Everything is `Send` so the writer can run on any worker.
@@ -67,69 +67,18 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
         batch: u32,
     ) -> impl Future<Output = Result<PurgeReport, StoreError>> + Send;
 
+    /// Each of `rooms`' sequence head (its newest message's seq; rooms never written are
+    /// absent), in one read, any order ([`crate::Store::heads`] sorts).
+    fn heads(
+        &self,
+        rooms: &[&str],
+    ) -> impl Future<Output = Result<Vec<(String, RoomSeq)>, StoreError>> + Send;
+
     /// A cheap round trip to the database.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Closes the connections (after the writer has finished).
     fn close(&self) -> impl Future<Output = ()> + Send;
-}
-
-/// The backend chosen at `open`, for the read side of [`crate::Store`].
-#[derive(Clone)]
-pub(crate) enum AnyBackend {
-    Memory(MemoryBackend),
-    Sqlite(SqliteBackend),
-    Postgres(PgBackend),
-}
-
-impl Backend for AnyBackend {
-    async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
-        match self {
-            AnyBackend::Memory(b) => b.insert_batch(batch).await,
-            AnyBackend::Sqlite(b) => b.insert_batch(batch).await,
-            AnyBackend::Postgres(b) => b.insert_batch(batch).await,
-        }
-    }
-
-    async fn page(&self, room: &str, window: Window, limit: u32) -> Result<Page, StoreError> {
-        match self {
-            AnyBackend::Memory(b) => b.page(room, window, limit).await,
-            AnyBackend::Sqlite(b) => b.page(room, window, limit).await,
-            AnyBackend::Postgres(b) => b.page(room, window, limit).await,
-        }
-    }
-
-    async fn setting_or_insert(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
-        match self {
-            AnyBackend::Memory(b) => b.setting_or_insert(name, fresh).await,
-            AnyBackend::Sqlite(b) => b.setting_or_insert(name, fresh).await,
-            AnyBackend::Postgres(b) => b.setting_or_insert(name, fresh).await,
-        }
-    }
-
-    async fn purge(&self, policy: &RetentionPolicy, batch: u32) -> Result<PurgeReport, StoreError> {
-        match self {
-            AnyBackend::Memory(b) => b.purge(policy, batch).await,
-            AnyBackend::Sqlite(b) => b.purge(policy, batch).await,
-            AnyBackend::Postgres(b) => b.purge(policy, batch).await,
-        }
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        match self {
-            AnyBackend::Memory(b) => b.ping().await,
-            AnyBackend::Sqlite(b) => b.ping().await,
-            AnyBackend::Postgres(b) => b.ping().await,
-        }
-    }
-
-    async fn close(&self) {
-        match self {
-            AnyBackend::Memory(b) => b.close().await,
-            AnyBackend::Sqlite(b) => b.close().await,
-            AnyBackend::Postgres(b) => b.close().await,
-        }
-    }
 }
 
 /// Turns `limit + 1` fetched rows into a page of at most `limit`, oldest first. `rows` come
@@ -145,44 +94,13 @@ pub(crate) fn into_page(
     let limit = limit as usize;
     let more = rows.len() > limit;
     rows.truncate(limit);
-    if !matches!(window, Window::Since(_)) {
+    if !matches!(window, Window::Since(_) | Window::SinceSeq(_)) {
         rows.reverse();
     }
     Page {
         messages: rows,
         more,
         truncated: crate::retention::truncated(window, more, purged),
-    }
-}
-
-/// A `messages` row as both SQL backends read it.
-#[derive(sqlx::FromRow)]
-pub(crate) struct MessageRow {
-    id: i64,
-    room: String,
-    name: String,
-    text: String,
-    ts: i64,
-    cid: Option<String>,
-    user_id: Option<String>,
-}
-
-impl From<MessageRow> for Message {
-    fn from(r: MessageRow) -> Self {
-        Message {
-            id: r.id,
-            room: r.room,
-            name: r.name,
-            ts: r.ts,
-            cid: r.cid,
-            // Only validated ids are written; one that no longer validates (rules tightened
-            // later) is shown without attribution rather than failing the whole page.
-            user_id: r.user_id.and_then(|u| UserId::try_from(u).ok()),
-            from_seed: false,
-            // A moderator's delete leaves the row with empty text (crate::moderation).
-            deleted: r.text.is_empty(),
-            text: r.text,
-        }
     }
 }
 
@@ -202,6 +120,8 @@ pub(crate) enum Outcome {
 /// the same transaction as the insert, no row can appear in between from this process; another
 /// process inserting the same (room, cid) or id makes the insert fail on the unique constraint
 /// (a data error: the batch is retried one message at a time, and the lookup then finds it).
+/// Then the rooms whose sequence counters grow ([`Plan::new_rooms`]) and, given the ids and the
+/// counters' new values, every answer with its id and seq ([`Plan::answers`]).
 pub(crate) struct Plan<'a> {
     batch: &'a [NewMessage],
 }
@@ -246,9 +166,50 @@ impl<'a> Plan<'a> {
         out
     }
 
+    /// The rooms that get new rows, in ascending (byte) order, each with how many: what a
+    /// backend adds to the rooms' sequence counters, in that order.
+    pub(crate) fn new_rooms(&self, outcomes: &[Outcome]) -> Vec<(&'a str, i64)> {
+        let mut counts: BTreeMap<&'a str, i64> = BTreeMap::new();
+        for (m, outcome) in self.batch.iter().zip(outcomes) {
+            if matches!(outcome, Outcome::New) {
+                *counts.entry(m.room.as_str()).or_default() += 1;
+            }
+        }
+        counts.into_iter().collect()
+    }
+
     /// The answers, given the id of each `New` outcome in batch order (`ids` must have exactly
-    /// one per `New`, ascending, so ids follow the order the requests were queued).
-    pub(crate) fn answers(&self, outcomes: Vec<Outcome>, ids: &[MessageId]) -> Vec<Stored> {
+    /// one per `New`, ascending, so ids follow the order the requests were queued) and each
+    /// room's counter after adding its [`Plan::new_rooms`] count (`heads`, any order): a room
+    /// with `n` new rows and head `h` gets seqs `h-n+1 ..= h`, in batch order.
+    ///
+    /// `Err` if `ids` or `heads` do not match the outcomes (a backend bug, reported rather than
+    /// storing messages under wrong numbers).
+    pub(crate) fn answers(
+        &self,
+        outcomes: Vec<Outcome>,
+        ids: &[MessageId],
+        heads: &[(String, RoomSeq)],
+    ) -> Result<Vec<Stored>, StoreError> {
+        let new_rooms = self.new_rooms(&outcomes);
+        let wanted: usize = new_rooms.iter().map(|(_, n)| *n as usize).sum();
+        if ids.len() != wanted || heads.len() != new_rooms.len() {
+            return Err(mismatch(format!(
+                "{wanted} new messages in {} rooms, got {} ids and {} room heads",
+                new_rooms.len(),
+                ids.len(),
+                heads.len()
+            )));
+        }
+        let mut next_seq: HashMap<&str, RoomSeq> = HashMap::with_capacity(heads.len());
+        for (room, count) in &new_rooms {
+            let head = heads
+                .iter()
+                .find(|(r, _)| r == room)
+                .map(|(_, h)| *h)
+                .ok_or_else(|| mismatch(format!("no sequence head for room {room:?}")))?;
+            next_seq.insert(room, head - count + 1);
+        }
         let mut ids = ids.iter().copied();
         let mut out: Vec<Stored> = Vec::with_capacity(self.batch.len());
         for (new, outcome) in self.batch.iter().zip(outcomes) {
@@ -258,26 +219,31 @@ impl<'a> Plan<'a> {
                     duplicate: true,
                 },
                 Outcome::New => {
-                    // The backends allocate exactly one id per `New` (they check the count).
-                    let id = ids.next().expect("one id per new message");
+                    let id = ids.next().ok_or_else(|| mismatch("too few ids".into()))?;
+                    let seq = next_seq
+                        .get_mut(new.room.as_str())
+                        .ok_or_else(|| mismatch("room without a head".into()))?;
+                    let message = Arc::new(Message::stored(id, *seq, new));
+                    *seq += 1;
                     Stored {
-                        message: Arc::new(Message::stored(id, new)),
+                        message,
                         duplicate: false,
                     }
                 }
                 Outcome::Repeat(first) => Stored {
-                    // As reading it back would give it: `from_seed` is not stored.
-                    message: Arc::new(Message {
-                        from_seed: false,
-                        ..Message::clone(&out[first].message)
-                    }),
+                    message: Arc::clone(&out[first].message),
                     duplicate: true,
                 },
             };
             out.push(stored);
         }
-        out
+        Ok(out)
     }
+}
+
+/// A backend handed [`Plan::answers`] numbers that do not fit the batch.
+fn mismatch(what: String) -> StoreError {
+    sqlx::Error::Protocol(format!("batch numbering: {what}")).into()
 }
 
 /// Number of `New` outcomes (rows to insert).
@@ -286,21 +252,6 @@ pub(crate) fn count_new(outcomes: &[Outcome]) -> usize {
         .iter()
         .filter(|o| matches!(o, Outcome::New))
         .count()
-}
-
-/// SQL shared by SQLite and PostgreSQL (sqlx binds `$N` on both).
-pub(crate) mod sql {
-    /// The columns [`super::MessageRow`] reads, in order, for `SELECT`s of `messages m`.
-    pub const COLUMNS: &str = "m.id, m.room, m.name, m.text, m.ts, m.cid, m.user_id";
-    /// Newest first: $1 room, $2 limit.
-    pub const LATEST: &str = "SELECT id, room, name, text, ts, cid, user_id FROM messages \
-         WHERE room = $1 ORDER BY id DESC LIMIT $2";
-    /// Newest first below an id: $1 room, $2 before, $3 limit.
-    pub const BEFORE: &str = "SELECT id, room, name, text, ts, cid, user_id FROM messages \
-         WHERE room = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
-    /// Oldest first above an id: $1 room, $2 since, $3 limit.
-    pub const SINCE: &str = "SELECT id, room, name, text, ts, cid, user_id FROM messages \
-         WHERE room = $1 AND id > $2 ORDER BY id ASC LIMIT $3";
 }
 
 #[cfg(test)]
@@ -334,32 +285,48 @@ mod tests {
         let plan = Plan::new(&batch);
         assert_eq!(plan.keys(), vec![("r1", "a"), ("r1", "b"), ("r2", "b")]);
         let original = Message {
-            id: 3,
             text: "original".into(),
-            ..Message::stored(3, &batch[0])
+            ..Message::stored(3, 1, &batch[0])
         };
         let outcomes = plan.outcomes(vec![original.clone()]);
         assert_eq!(count_new(&outcomes), 4);
         assert!(matches!(outcomes[3], Outcome::Repeat(1)));
-        let answers = plan.answers(outcomes, &[10, 11, 12, 13]);
-        let got: Vec<(i64, bool)> = answers
+        assert_eq!(plan.new_rooms(&outcomes), vec![("r1", 3), ("r2", 1)]);
+        // r1 had 1 before this batch (head now 4); r2 is new (head 1).
+        let heads = [("r2".to_owned(), 1), ("r1".to_owned(), 4)];
+        let answers = plan.answers(outcomes, &[10, 11, 12, 13], &heads).unwrap();
+        let got: Vec<(i64, i64, bool)> = answers
             .iter()
-            .map(|s| (s.message.id, s.duplicate))
+            .map(|s| (s.message.id, s.message.seq, s.duplicate))
             .collect();
         assert_eq!(
             got,
             [
-                (3, true),
-                (10, false),
-                (11, false),
-                (10, true),
-                (12, false),
-                (13, false),
-                (3, true)
+                (3, 1, true),
+                (10, 2, false),
+                (11, 1, false),
+                (10, 2, true),
+                (12, 3, false),
+                (13, 4, false),
+                (3, 1, true)
             ]
         );
         assert_eq!(*answers[0].message, original);
         assert_eq!(answers[3].message.room, "r1");
         assert_eq!(answers[2].message.room, "r2");
+    }
+
+    #[test]
+    fn plan_refuses_numbers_that_do_not_fit() {
+        let batch = [msg("r1", None), msg("r2", None)];
+        let plan = Plan::new(&batch);
+        let heads = [("r1".to_owned(), 1), ("r2".to_owned(), 1)];
+        assert!(plan.answers(plan.outcomes(vec![]), &[1], &heads).is_err());
+        let wrong_room = [("r1".to_owned(), 1), ("r3".to_owned(), 1)];
+        assert!(
+            plan.answers(plan.outcomes(vec![]), &[1, 2], &wrong_room)
+                .is_err()
+        );
+        assert!(plan.answers(plan.outcomes(vec![]), &[1, 2], &heads).is_ok());
     }
 }

@@ -1,12 +1,14 @@
 //! Group commit: the single writer task. `append` sends a request over a channel; the writer
 //! takes the first waiting request, drains whatever else is already queued (up to
 //! [`MAX_BATCH`]), writes them all in one transaction, publishes the batch's new messages on the
-//! committed feed (ascending ids), and only then answers each request. One writer means ids
-//! increase in commit order, which is the order clients see on the feed.
+//! committed feed (ascending ids), and only then answers each request. One writer per store
+//! means ids increase in commit order within the process, which is the order clients see on the
+//! feed; the backends keep each room's ids and seqs in commit order across processes too (see
+//! the crate docs).
 
 use crate::backend::{Backend, Stored};
-use crate::{Appended, StoreError};
-use chatroom_core::{Message, NewMessage};
+use crate::{Appended, Committed, StoreError};
+use chatroom_core::NewMessage;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -40,7 +42,7 @@ type Reply = oneshot::Sender<Result<Appended, StoreError>>;
 pub(crate) async fn run<B: Backend>(
     backend: B,
     mut requests: mpsc::Receiver<Command>,
-    feed: mpsc::Sender<Vec<Arc<Message>>>,
+    feed: mpsc::Sender<Vec<Committed>>,
     counters: Arc<Counters>,
 ) {
     let mut batch: Vec<NewMessage> = Vec::with_capacity(MAX_BATCH);
@@ -90,16 +92,19 @@ async fn commit<B: Backend>(
     backend: &B,
     batch: &[NewMessage],
     replies: &mut Vec<Reply>,
-    feed: &mpsc::Sender<Vec<Arc<Message>>>,
+    feed: &mpsc::Sender<Vec<Committed>>,
     counters: &Counters,
 ) {
     match transaction(backend, batch, counters).await {
-        Ok(stored) => publish(stored, replies.drain(..), feed, counters).await,
+        Ok(stored) => publish(batch, stored, replies.drain(..), feed, counters).await,
         Err(e) if e.is_data_error() && batch.len() > 1 => {
             tracing::warn!(error = %e, size = batch.len(), "batch failed; retrying one by one");
             for (msg, reply) in batch.iter().zip(replies.drain(..)) {
                 match transaction(backend, std::slice::from_ref(msg), counters).await {
-                    Ok(stored) => publish(stored, std::iter::once(reply), feed, counters).await,
+                    Ok(stored) => {
+                        let one = std::slice::from_ref(msg);
+                        publish(one, stored, std::iter::once(reply), feed, counters).await;
+                    }
                     Err(e) => {
                         // The caller may have gone away; nothing to tell then.
                         let _ = reply.send(Err(e));
@@ -134,18 +139,24 @@ async fn transaction<B: Backend>(
 }
 
 /// Sends the committed batch's new messages on the feed (waiting if it is full), then answers.
+/// `stored` answers `batch`, request by request.
 async fn publish(
+    batch: &[NewMessage],
     stored: Vec<Stored>,
     replies: impl Iterator<Item = Reply>,
-    feed: &mpsc::Sender<Vec<Arc<Message>>>,
+    feed: &mpsc::Sender<Vec<Committed>>,
     counters: &Counters,
 ) {
-    let mut fresh: Vec<Arc<Message>> = stored
+    let mut fresh: Vec<Committed> = stored
         .iter()
-        .filter(|s| !s.duplicate)
-        .map(|s| Arc::clone(&s.message))
+        .zip(batch)
+        .filter(|(s, _)| !s.duplicate)
+        .map(|(s, new)| Committed {
+            message: Arc::clone(&s.message),
+            from_seed: new.from_seed,
+        })
         .collect();
-    fresh.sort_by_key(|m| m.id);
+    fresh.sort_by_key(|c| c.message.id);
     let new = fresh.len() as u64;
     counters.stored.fetch_add(new, Ordering::Relaxed);
     counters

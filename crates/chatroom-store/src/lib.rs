@@ -3,9 +3,9 @@
 //! Writes go through a single writer task that commits waiting appends together ("group
 //! commit"): [`Store::append`] returns once its message's transaction has committed, and the
 //! writer then publishes every committed batch's new messages, in ascending id order, on the
-//! committed feed returned by [`Store::open`]. Because there is one writer per store, ids
-//! increase in commit order, across rooms and restarts, so a client that saw id N can recover
-//! everything after it with [`Store::since`].
+//! committed feed returned by [`Store::open`]. Within a room, ids increase in commit order
+//! (with one process, across rooms too), so a client that saw id N recovers everything after
+//! it with [`Store::since`].
 //!
 //! Reads ([`Store::latest`], [`Store::before`], [`Store::since`]) go through a separate read
 //! pool and never wait for the writer (SQLite in WAL mode, PostgreSQL MVCC).
@@ -27,8 +27,25 @@
 //! is then answered with the original message. Dropping an `append` future after it was
 //! queued does not cancel the write.
 //!
-//! Several server processes on one PostgreSQL database each have their own writer; ids then
-//! increase in commit order per process only.
+//! Per-room order, across processes: every message also has a `seq`, its place in its room
+//! (1, 2, 3, … without holes, in commit order), the same whichever server process of a cluster
+//! stored it. Several processes on one PostgreSQL database each have their own writer, so an
+//! identity value alone no longer says in which order rows committed: a transaction can take
+//! id 10, another id 11 and commit first, and a reader that saw 11 would then skip 10 with
+//! `since`. The `room_seq` table prevents that. In each batch's transaction, after the
+//! de-duplication lookup, the writer adds each room's count of new rows to the room's counter
+//! (an upsert, rooms in ascending order) and only then takes the ids:
+//! - the upsert keeps the room's counter row locked until commit, so a second process's batch
+//!   for that room waits, then continues from the committed counter: seqs follow commit order
+//!   and have no holes (a batch that rolls back rolls its counter back too);
+//! - the ids are taken while the room is locked, so within a room they too increase in commit
+//!   order, and `since`/`before` by id stay exact across processes (ids of different rooms may
+//!   still commit out of order, which no per-room read can observe);
+//! - every batch locks its rooms in the same (ascending) order, so batches cannot deadlock.
+//!
+//! SQLite and memory have one writer per database and keep the same counter (a table, a map).
+//! [`Store::heads`] reads the counters, so a cluster relay can tell that it missed messages
+//! and fill the gap with `since`. Retention deletes messages but never touches the counters.
 
 mod backend;
 mod batch;
@@ -37,6 +54,7 @@ mod memory;
 mod moderation;
 mod postgres;
 mod retention;
+mod sql;
 mod sqlite;
 
 pub use error::StoreError;
@@ -45,9 +63,9 @@ pub use retention::{
     DEFAULT_PURGE_BATCH, PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy,
 };
 
-use backend::{AnyBackend, Backend, Window};
+use backend::{Backend, Stored, Window};
 use batch::{Command, Counters};
-use chatroom_core::{Message, MessageId, NewMessage, RoomName};
+use chatroom_core::{Message, MessageId, NewMessage, RoomName, RoomSeq};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::{mpsc, oneshot};
@@ -60,7 +78,17 @@ pub const SECRET_BYTES: usize = 32;
 pub const FEED_CAPACITY: usize = 1024;
 
 /// The committed feed: each item is one committed batch's new messages, ascending by id.
-pub type Feed = mpsc::Receiver<Vec<Arc<Message>>>;
+pub type Feed = mpsc::Receiver<Vec<Committed>>;
+
+/// One newly stored message on the committed feed, with what only live delivery needs.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The message as stored (and as reading it back gives it).
+    pub message: Arc<Message>,
+    /// Copied from [`NewMessage::from_seed`]: seed clients get the text unchanged. Not stored,
+    /// so it travels here rather than on [`Message`].
+    pub from_seed: bool,
+}
 
 /// A cheap, cloneable handle: a channel to the one writer task, and the read pool.
 #[derive(Clone)]
@@ -104,6 +132,73 @@ pub struct StoreStats {
     pub stored: u64,
     /// Appends answered with an existing message (same room and cid).
     pub duplicates: u64,
+}
+
+/// The backend [`Store::open`] chose for the URL; the writer and the read side both go through
+/// it.
+#[derive(Clone)]
+enum AnyBackend {
+    Memory(memory::MemoryBackend),
+    Sqlite(sqlite::SqliteBackend),
+    Postgres(postgres::PgBackend),
+}
+
+impl Backend for AnyBackend {
+    async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
+        match self {
+            Self::Memory(b) => b.insert_batch(batch).await,
+            Self::Sqlite(b) => b.insert_batch(batch).await,
+            Self::Postgres(b) => b.insert_batch(batch).await,
+        }
+    }
+
+    async fn page(&self, room: &str, window: Window, limit: u32) -> Result<Page, StoreError> {
+        match self {
+            Self::Memory(b) => b.page(room, window, limit).await,
+            Self::Sqlite(b) => b.page(room, window, limit).await,
+            Self::Postgres(b) => b.page(room, window, limit).await,
+        }
+    }
+
+    async fn setting_or_insert(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
+        match self {
+            Self::Memory(b) => b.setting_or_insert(name, fresh).await,
+            Self::Sqlite(b) => b.setting_or_insert(name, fresh).await,
+            Self::Postgres(b) => b.setting_or_insert(name, fresh).await,
+        }
+    }
+
+    async fn purge(&self, policy: &RetentionPolicy, batch: u32) -> Result<PurgeReport, StoreError> {
+        match self {
+            Self::Memory(b) => b.purge(policy, batch).await,
+            Self::Sqlite(b) => b.purge(policy, batch).await,
+            Self::Postgres(b) => b.purge(policy, batch).await,
+        }
+    }
+
+    async fn heads(&self, rooms: &[&str]) -> Result<Vec<(String, RoomSeq)>, StoreError> {
+        match self {
+            Self::Memory(b) => b.heads(rooms).await,
+            Self::Sqlite(b) => b.heads(rooms).await,
+            Self::Postgres(b) => b.heads(rooms).await,
+        }
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(b) => b.ping().await,
+            Self::Sqlite(b) => b.ping().await,
+            Self::Postgres(b) => b.ping().await,
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Self::Memory(b) => b.close().await,
+            Self::Sqlite(b) => b.close().await,
+            Self::Postgres(b) => b.close().await,
+        }
+    }
 }
 
 impl Store {
@@ -199,6 +294,37 @@ impl Store {
         self.backend
             .page(room.as_str(), Window::Since(since), limit)
             .await
+    }
+
+    /// Up to `limit` messages of `room` with seq > `since`, oldest first; `more`: there are more
+    /// after them. What a cluster node reads when the relay lost messages (`truncated` is
+    /// always false here: the reader sees holes in `seq` itself).
+    pub async fn since_seq(
+        &self,
+        room: &RoomName,
+        since: RoomSeq,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        self.backend
+            .page(room.as_str(), Window::SinceSeq(since), limit)
+            .await
+    }
+
+    /// Each of `rooms`' current sequence head: the seq of its newest message (ascending by
+    /// room; rooms never written are absent), read in one query. A cluster relay compares it
+    /// with the last seq it delivered to detect a gap, then fills the gap with
+    /// [`Store::since`] (ids and seqs agree in order within a room). Retention does not lower
+    /// it: a room whose messages were all purged keeps its head.
+    pub async fn heads(&self, rooms: &[RoomName]) -> Result<Vec<(String, RoomSeq)>, StoreError> {
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = rooms.iter().map(RoomName::as_str).collect();
+        let mut heads = self.backend.heads(&names).await?;
+        // Byte order on every backend (PostgreSQL's ORDER BY follows its collation).
+        heads.sort();
+        heads.dedup();
+        Ok(heads)
     }
 
     /// The server secret called `name`: [`SECRET_BYTES`] random bytes, created on the first

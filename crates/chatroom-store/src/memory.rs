@@ -1,10 +1,11 @@
 //! In-process backend for tests: the same semantics as the SQL backends (ids ascending across
-//! rooms, `(room, cid)` de-duplication, all-or-nothing batches), no SQL and no persistence.
+//! rooms, per-room seqs 1, 2, 3, …, `(room, cid)` de-duplication through the shared [`Plan`],
+//! all-or-nothing batches), no SQL and no persistence.
 
-use crate::backend::{Backend, Stored, Window};
+use crate::backend::{Backend, Plan, Stored, Window, count_new};
 use crate::retention::{PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally, truncated};
 use crate::{Page, StoreError};
-use chatroom_core::{Message, MessageId, NewMessage};
+use chatroom_core::{Message, MessageId, NewMessage, RoomSeq};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -25,6 +26,8 @@ struct State {
     cids: HashMap<(String, String), Arc<Message>>,
     /// The `settings` table.
     settings: HashMap<String, Vec<u8>>,
+    /// The `room_seq` table: room -> seq of its newest message (never lowered by a purge).
+    seqs: HashMap<String, RoomSeq>,
     /// The `purged` table: room -> highest purged id.
     purged: HashMap<String, MessageId>,
 }
@@ -101,37 +104,40 @@ impl Backend for MemoryBackend {
         // Stand-in for the I/O of a real commit: lets appends that arrive meanwhile queue up
         // behind this batch, as they do with a database.
         tokio::task::yield_now().await;
+        let plan = Plan::new(batch);
         let mut state = self.lock();
-        let mut out = Vec::with_capacity(batch.len());
-        for new in batch {
-            let key = new
-                .cid
-                .as_ref()
-                .map(|c| (new.room.as_str().to_owned(), c.as_str().to_owned()));
-            if let Some(original) = key.as_ref().and_then(|k| state.cids.get(k)) {
-                out.push(Stored {
-                    message: Arc::clone(original),
-                    duplicate: true,
-                });
-                continue;
-            }
-            state.last_id += 1;
-            let message = Arc::new(Message::stored(state.last_id, new));
-            // What reading it back gives, as from a database: `from_seed` is not stored.
-            let kept = Arc::new(Message {
-                from_seed: false,
-                ..Message::clone(&message)
-            });
-            if let Some(key) = key {
-                state.cids.insert(key, Arc::clone(&kept));
+        let existing = plan
+            .keys()
+            .into_iter()
+            .filter_map(|(room, cid)| state.cids.get(&(room.to_owned(), cid.to_owned())))
+            .map(|m| Message::clone(m))
+            .collect();
+        let outcomes = plan.outcomes(existing);
+        let first = state.last_id + 1;
+        let last = state.last_id + count_new(&outcomes) as MessageId;
+        let ids: Vec<MessageId> = (first..=last).collect();
+        let heads: Vec<(String, RoomSeq)> = plan
+            .new_rooms(&outcomes)
+            .into_iter()
+            .map(|(room, count)| {
+                let head = state.seqs.get(room).copied().unwrap_or(0) + count;
+                (room.to_owned(), head)
+            })
+            .collect();
+        let stored = plan.answers(outcomes, &ids, &heads)?;
+        // Nothing below can fail: the batch is stored all at once, or (above) not at all.
+        state.last_id = last;
+        state.seqs.extend(heads);
+        for new in stored.iter().filter(|s| !s.duplicate) {
+            let kept = Arc::clone(&new.message);
+            if let Some(cid) = &kept.cid {
+                state
+                    .cids
+                    .insert((kept.room.clone(), cid.clone()), Arc::clone(&kept));
             }
             state.rooms.entry(kept.room.clone()).or_default().push(kept);
-            out.push(Stored {
-                message,
-                duplicate: false,
-            });
         }
-        Ok(out)
+        Ok(stored)
     }
 
     async fn page(&self, room: &str, window: Window, limit: u32) -> Result<Page, StoreError> {
@@ -150,6 +156,11 @@ impl Backend for MemoryBackend {
             }
             Window::Since(since) => {
                 let start = all.partition_point(|m| m.id <= since);
+                let end = start.saturating_add(limit).min(all.len());
+                (&all[start..end], end < all.len())
+            }
+            Window::SinceSeq(since) => {
+                let start = all.partition_point(|m| m.seq <= since);
                 let end = start.saturating_add(limit).min(all.len());
                 (&all[start..end], end < all.len())
             }
@@ -192,6 +203,14 @@ impl Backend for MemoryBackend {
             tokio::time::sleep(PURGE_PAUSE).await;
         }
         Ok(tally.report())
+    }
+
+    async fn heads(&self, rooms: &[&str]) -> Result<Vec<(String, RoomSeq)>, StoreError> {
+        let state = self.lock();
+        Ok(rooms
+            .iter()
+            .filter_map(|r| Some(((*r).to_owned(), *state.seqs.get(*r)?)))
+            .collect())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

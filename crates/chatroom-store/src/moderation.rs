@@ -12,7 +12,7 @@
 //! `send` can store empty text, so empty text *is* the tombstone, and every read (history,
 //! `since`) returns it as [`Message::deleted`] without a column or a join of its own.
 
-use crate::backend::AnyBackend;
+use crate::AnyBackend;
 use crate::{Store, StoreError};
 use chatroom_core::{Message, MessageId};
 use serde::Serialize;
@@ -175,7 +175,7 @@ mod sql {
     pub const AUDIT_PAGE: &str = "SELECT id, ts, actor, action, target, reason, detail FROM audit \
         WHERE id < $1 ORDER BY id DESC LIMIT $2";
     pub const TOMBSTONE: &str = "UPDATE messages SET text = '' WHERE id = $1 \
-        RETURNING id, room, name, text, ts, cid, user_id";
+        RETURNING id, seq, room, name, text, ts, cid, user_id";
 }
 
 /// The same transaction code for both SQL engines (their connection types differ, the SQL and
@@ -185,7 +185,7 @@ macro_rules! sql_engine {
         mod $module {
             use super::{Ban, NewAudit, NewBan, sql};
             use crate::StoreError;
-            use crate::backend::MessageRow;
+            use crate::sql::MessageRow;
             use chatroom_core::{Message, MessageId};
             use sqlx::Connection as _;
 

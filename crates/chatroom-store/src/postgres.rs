@@ -13,11 +13,12 @@
 //! others skip their round. That connection is closed after the round, so the lock can never outlive it.
 //! Space: deleted rows are reclaimed by autovacuum and reused by new rows (no VACUUM FULL).
 
-use crate::backend::{Backend, MessageRow, Plan, Stored, Window, count_new, into_page, sql};
+use crate::backend::{Backend, Plan, Stored, Window, count_new, into_page};
 use crate::error::redact;
-use crate::retention::{self, PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
+use crate::retention::{PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
+use crate::sql::{self, MessageRow};
 use crate::{Page, StoreError};
-use chatroom_core::{Message, NewMessage, UserId};
+use chatroom_core::{Message, NewMessage, RoomSeq, UserId};
 use sqlx::postgres::{
     PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres,
 };
@@ -73,9 +74,7 @@ async fn purge_locked(
     if let Some(cutoff) = policy.cutoff_ms() {
         while purge_batch(
             conn,
-            sqlx::query_as(retention::sql::DELETE_OLD)
-                .bind(cutoff)
-                .bind(limit),
+            sqlx::query_as(sql::DELETE_OLD).bind(cutoff).bind(limit),
             &mut tally,
         )
         .await?
@@ -86,11 +85,9 @@ async fn purge_locked(
     }
     if let Some(keep) = policy.per_room {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        let rooms: Vec<String> = sqlx::query_scalar(retention::sql::ROOMS)
-            .fetch_all(&mut *conn)
-            .await?;
+        let rooms: Vec<String> = sqlx::query_scalar(sql::ROOMS).fetch_all(&mut *conn).await?;
         for room in rooms {
-            let edge: Option<i64> = sqlx::query_scalar(retention::sql::PER_ROOM_EDGE)
+            let edge: Option<i64> = sqlx::query_scalar(sql::PER_ROOM_EDGE)
                 .bind(&room)
                 .bind(keep)
                 .fetch_optional(&mut *conn)
@@ -99,7 +96,7 @@ async fn purge_locked(
                 continue;
             };
             loop {
-                let q = sqlx::query_as(retention::sql::DELETE_PER_ROOM)
+                let q = sqlx::query_as(sql::DELETE_PER_ROOM)
                     .bind(room.clone())
                     .bind(edge)
                     .bind(limit);
@@ -192,6 +189,7 @@ pub(crate) async fn open(url: &str) -> Result<PgBackend, StoreError> {
 /// The new rows of a batch, column by column (bound as one array each).
 struct Columns<'a> {
     id: Vec<i64>,
+    seq: Vec<i64>,
     room: Vec<&'a str>,
     name: Vec<&'a str>,
     text: Vec<&'a str>,
@@ -204,6 +202,7 @@ impl Columns<'_> {
     fn with_capacity(n: usize) -> Self {
         Columns {
             id: Vec::with_capacity(n),
+            seq: Vec::with_capacity(n),
             room: Vec::with_capacity(n),
             name: Vec::with_capacity(n),
             text: Vec::with_capacity(n),
@@ -246,12 +245,26 @@ fn split_schema(url: &str) -> Result<(String, Option<String>), String> {
 }
 
 impl Backend for PgBackend {
-    /// Three statements per batch whatever its size (each column travels as one array):
-    /// look up the batch's (room, cid) pairs, take one id per new row from the identity
-    /// sequence, insert the new rows with those ids. The ids are sorted and assigned here in
-    /// batch order, so nothing depends on the order in which PostgreSQL evaluates `nextval`,
-    /// inserts rows or returns them. A (room, cid) inserted meanwhile by another process makes
-    /// the insert fail on the unique constraint (then the batch is retried message by message).
+    /// Four statements per batch whatever its size (each column travels as one array), in one
+    /// transaction:
+    /// 1. look up the batch's (room, cid) pairs (duplicates);
+    /// 2. add each room's count of new rows to its `room_seq` counter, rooms in ascending
+    ///    order (one upsert; see below), getting each counter's new value;
+    /// 3. take one id per new row from the identity sequence;
+    /// 4. insert the new rows with those ids and seqs.
+    ///
+    /// Why this is correct with several processes on one database: the upsert leaves each
+    /// room's counter row locked until this transaction ends, so another process's batch for
+    /// the same room waits at step 2 and then (READ COMMITTED re-reads the committed row)
+    /// continues from our committed value — seqs follow commit order, without holes (a
+    /// rolled-back batch rolls its counter back too). Locks are always taken in ascending room
+    /// order (the `ORDER BY` feeds the insert row by row in that order), so two batches sharing
+    /// rooms cannot deadlock. Ids are taken only after the locks are held, so within a room ids
+    /// also increase in commit order, and `since`/`before` by id stay exact across processes.
+    /// The ids and seqs are assigned here in batch order, so nothing depends on the order in
+    /// which PostgreSQL evaluates `nextval`, inserts rows or returns them. A (room, cid)
+    /// inserted meanwhile by another process makes the insert fail on the unique constraint
+    /// (then the batch is retried message by message, and the lookup finds it).
     async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
         let plan = Plan::new(batch);
         let (rooms, cids): (Vec<&str>, Vec<&str>) = plan.keys().into_iter().unzip();
@@ -272,6 +285,22 @@ impl Backend for PgBackend {
         };
         let outcomes = plan.outcomes(existing.into_iter().map(Message::from).collect());
         let new = count_new(&outcomes);
+        let (seq_rooms, seq_counts): (Vec<&str>, Vec<i64>) =
+            plan.new_rooms(&outcomes).into_iter().unzip();
+        let heads: Vec<(String, i64)> = if new == 0 {
+            Vec::new()
+        } else {
+            sqlx::query_as(&format!(
+                "INSERT INTO room_seq (room, seq) \
+                 SELECT room, n FROM UNNEST($1::text[], $2::int8[]) AS b(room, n) \
+                 ORDER BY room {}",
+                sql::BUMP_ROOM_SEQ_ON_CONFLICT
+            ))
+            .bind(&seq_rooms)
+            .bind(&seq_counts)
+            .fetch_all(&mut *tx)
+            .await?
+        };
         let mut ids: Vec<i64> = if new == 0 {
             Vec::new()
         } else {
@@ -283,20 +312,14 @@ impl Backend for PgBackend {
             .fetch_all(&mut *tx)
             .await?
         };
-        if ids.len() != new {
-            return Err(sqlx::Error::Protocol(format!(
-                "asked for {new} message ids, got {}",
-                ids.len()
-            ))
-            .into());
-        }
         ids.sort_unstable();
-        let stored = plan.answers(outcomes, &ids);
+        let stored = plan.answers(outcomes, &ids, &heads)?;
         if new > 0 {
             let rows = stored.iter().filter(|s| !s.duplicate).map(|s| &*s.message);
             let mut columns = Columns::with_capacity(new);
             for m in rows {
                 columns.id.push(m.id);
+                columns.seq.push(m.seq);
                 columns.room.push(&m.room);
                 columns.name.push(&m.name);
                 columns.text.push(&m.text);
@@ -305,12 +328,13 @@ impl Backend for PgBackend {
                 columns.user_id.push(m.user_id.as_ref().map(UserId::as_str));
             }
             sqlx::query(
-                "INSERT INTO messages (id, room, name, text, ts, cid, user_id) \
+                "INSERT INTO messages (id, seq, room, name, text, ts, cid, user_id) \
                  OVERRIDING SYSTEM VALUE \
-                 SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], \
-                                      $5::int8[], $6::text[], $7::text[])",
+                 SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], \
+                                      $5::text[], $6::int8[], $7::text[], $8::text[])",
             )
             .bind(&columns.id)
+            .bind(&columns.seq)
             .bind(&columns.room)
             .bind(&columns.name)
             .bind(&columns.text)
@@ -330,9 +354,13 @@ impl Backend for PgBackend {
             Window::Latest => sqlx::query_as(sql::LATEST).bind(room).bind(fetch),
             Window::Before(id) => sqlx::query_as(sql::BEFORE).bind(room).bind(id).bind(fetch),
             Window::Since(id) => sqlx::query_as(sql::SINCE).bind(room).bind(id).bind(fetch),
+            Window::SinceSeq(seq) => sqlx::query_as(sql::SINCE_SEQ)
+                .bind(room)
+                .bind(seq)
+                .bind(fetch),
         };
         let rows: Vec<MessageRow> = query.fetch_all(&self.read).await?;
-        let purged: Option<i64> = sqlx::query_scalar(retention::sql::PURGED_THROUGH)
+        let purged: Option<i64> = sqlx::query_scalar(sql::PURGED_THROUGH)
             .bind(room)
             .fetch_optional(&self.read)
             .await?;
@@ -383,6 +411,15 @@ impl Backend for PgBackend {
             .execute(&mut *conn)
             .await?;
         Ok(report)
+    }
+
+    async fn heads(&self, rooms: &[&str]) -> Result<Vec<(String, RoomSeq)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT room, seq FROM room_seq WHERE room = ANY($1)")
+                .bind(rooms)
+                .fetch_all(&self.read)
+                .await?,
+        )
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -111,32 +111,10 @@ pub(crate) fn truncated(window: Window, more: bool, purged: Option<MessageId>) -
     };
     match window {
         Window::Since(since) => since < through,
+        // Seqs and purged ids are not comparable; a gap reader checks seqs itself.
+        Window::SinceSeq(_) => false,
         Window::Latest | Window::Before(_) => !more,
     }
-}
-
-/// SQL shared by SQLite and PostgreSQL.
-pub(crate) mod sql {
-    /// Every room with messages, one index seek per room (loose index scan): $none.
-    pub const ROOMS: &str = "WITH RECURSIVE r(room) AS ( \
-           SELECT min(room) FROM messages \
-           UNION ALL \
-           SELECT (SELECT min(m.room) FROM messages m WHERE m.room > r.room) FROM r \
-           WHERE r.room IS NOT NULL) \
-         SELECT room FROM r WHERE room IS NOT NULL";
-    /// The newest id of room $1 that is NOT kept when keeping $2 messages.
-    pub const PER_ROOM_EDGE: &str =
-        "SELECT id FROM messages WHERE room = $1 ORDER BY id DESC LIMIT 1 OFFSET $2";
-    /// One batch of room $1 with id <= $2, at most $3 rows.
-    pub const DELETE_PER_ROOM: &str = "DELETE FROM messages WHERE id IN ( \
-           SELECT id FROM messages WHERE room = $1 AND id <= $2 ORDER BY id LIMIT $3) \
-         RETURNING room, id";
-    /// One batch of messages with ts < $1, at most $2 rows.
-    pub const DELETE_OLD: &str = "DELETE FROM messages WHERE id IN ( \
-           SELECT id FROM messages WHERE ts < $1 ORDER BY ts LIMIT $2) \
-         RETURNING room, id";
-    /// The room's purged-through id: $1 room.
-    pub const PURGED_THROUGH: &str = "SELECT through FROM purged WHERE room = $1";
 }
 
 #[cfg(test)]

@@ -15,11 +15,12 @@
 //! one connection, so they take turns with append batches; no lock is needed because one
 //! process owns the file's writes (a second server on the same file is not supported).
 
-use crate::backend::{Backend, MessageRow, Plan, Stored, Window, count_new, into_page, sql};
+use crate::backend::{Backend, Plan, Stored, Window, count_new, into_page};
 use crate::error::redact;
-use crate::retention::{self, PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
+use crate::retention::{PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
+use crate::sql::{self, MessageRow};
 use crate::{Page, StoreError};
-use chatroom_core::{Message, NewMessage, UserId};
+use chatroom_core::{Message, NewMessage, RoomSeq, UserId};
 use sqlx::sqlite::{
     Sqlite, SqliteArguments, SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool,
     SqlitePoolOptions, SqliteSynchronous,
@@ -164,8 +165,9 @@ impl SqliteBackend {
 }
 
 impl Backend for SqliteBackend {
-    /// A few statements per batch: look up the batch's (room, cid) pairs, read the next free
-    /// id, insert the new rows with explicit ids (multi-row VALUES, chunked under SQLite's bind
+    /// A few statements per batch: look up the batch's (room, cid) pairs, add each room's count
+    /// of new rows to its `room_seq` counter (upsert returning the new value), read the next
+    /// free id, insert the new rows with explicit ids (multi-row VALUES, chunked under SQLite's bind
     /// limit). Ids are assigned here, in batch order, so nothing depends on the order in which
     /// SQLite inserts rows or returns them. That is safe because this writer is the only one in
     /// the process, and against other processes too: a row they insert after our read makes
@@ -182,9 +184,13 @@ impl Backend for SqliteBackend {
             Window::Latest => sqlx::query_as(sql::LATEST).bind(room).bind(fetch),
             Window::Before(id) => sqlx::query_as(sql::BEFORE).bind(room).bind(id).bind(fetch),
             Window::Since(id) => sqlx::query_as(sql::SINCE).bind(room).bind(id).bind(fetch),
+            Window::SinceSeq(seq) => sqlx::query_as(sql::SINCE_SEQ)
+                .bind(room)
+                .bind(seq)
+                .bind(fetch),
         };
         let rows: Vec<MessageRow> = query.fetch_all(&self.read).await?;
-        let purged: Option<i64> = sqlx::query_scalar(retention::sql::PURGED_THROUGH)
+        let purged: Option<i64> = sqlx::query_scalar(sql::PURGED_THROUGH)
             .bind(room)
             .fetch_optional(&self.read)
             .await?;
@@ -223,9 +229,7 @@ impl Backend for SqliteBackend {
         if let Some(cutoff) = policy.cutoff_ms() {
             while self
                 .purge_batch(
-                    sqlx::query_as(retention::sql::DELETE_OLD)
-                        .bind(cutoff)
-                        .bind(limit),
+                    sqlx::query_as(sql::DELETE_OLD).bind(cutoff).bind(limit),
                     &mut tally,
                 )
                 .await?
@@ -236,11 +240,9 @@ impl Backend for SqliteBackend {
         }
         if let Some(keep) = policy.per_room {
             let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-            let rooms: Vec<String> = sqlx::query_scalar(retention::sql::ROOMS)
-                .fetch_all(&self.read)
-                .await?;
+            let rooms: Vec<String> = sqlx::query_scalar(sql::ROOMS).fetch_all(&self.read).await?;
             for room in rooms {
-                let edge: Option<i64> = sqlx::query_scalar(retention::sql::PER_ROOM_EDGE)
+                let edge: Option<i64> = sqlx::query_scalar(sql::PER_ROOM_EDGE)
                     .bind(&room)
                     .bind(keep)
                     .fetch_optional(&self.read)
@@ -249,7 +251,7 @@ impl Backend for SqliteBackend {
                     continue;
                 };
                 loop {
-                    let q = sqlx::query_as(retention::sql::DELETE_PER_ROOM)
+                    let q = sqlx::query_as(sql::DELETE_PER_ROOM)
                         .bind(room.as_str())
                         .bind(edge)
                         .bind(limit);
@@ -262,6 +264,27 @@ impl Backend for SqliteBackend {
             }
         }
         Ok(tally.report())
+    }
+
+    async fn heads(&self, rooms: &[&str]) -> Result<Vec<(String, RoomSeq)>, StoreError> {
+        let mut out = Vec::new();
+        // One query unless a caller asks for more rooms than SQLite binds in one statement.
+        for chunk in rooms.chunks(SQLITE_MAX_PARAMS) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT room, seq FROM room_seq WHERE room IN (");
+            let mut list = q.separated(", ");
+            for room in chunk {
+                list.push_bind(*room);
+            }
+            q.push(")");
+            let rows: Vec<(String, RoomSeq)> = q
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&self.read)
+                .await?;
+            out.extend(rows);
+        }
+        Ok(out)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -298,6 +321,21 @@ async fn insert_batch(
     }
     let outcomes = plan.outcomes(existing);
     let new = count_new(&outcomes);
+    let mut heads: Vec<(String, i64)> = Vec::new();
+    for rooms in plan.new_rooms(&outcomes).chunks(SQLITE_MAX_PARAMS / 2) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO room_seq (room, seq) ");
+        q.push_values(rooms, |mut row, (room, count)| {
+            row.push_bind(*room).push_bind(*count);
+        });
+        q.push(" ");
+        q.push(sql::BUMP_ROOM_SEQ_ON_CONFLICT);
+        let rows: Vec<(String, i64)> = q
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await?;
+        heads.extend(rows);
+    }
     let ids: Vec<i64> = if new == 0 {
         Vec::new()
     } else {
@@ -310,18 +348,19 @@ async fn insert_batch(
         .await?;
         (1..=new as i64).map(|k| last + k).collect()
     };
-    let stored = plan.answers(outcomes, &ids);
+    let stored = plan.answers(outcomes, &ids, &heads)?;
     let rows: Vec<&Message> = stored
         .iter()
         .filter(|s| !s.duplicate)
         .map(|s| &*s.message)
         .collect();
-    for chunk in rows.chunks(SQLITE_MAX_PARAMS / 7) {
+    for chunk in rows.chunks(SQLITE_MAX_PARAMS / 8) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO messages (id, room, name, text, ts, cid, user_id) ",
+            "INSERT INTO messages (id, seq, room, name, text, ts, cid, user_id) ",
         );
         q.push_values(chunk, |mut row, m| {
             row.push_bind(m.id)
+                .push_bind(m.seq)
                 .push_bind(m.room.as_str())
                 .push_bind(m.name.as_str())
                 .push_bind(m.text.as_str())

@@ -12,6 +12,7 @@ use sqlx::Connection;
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -202,7 +203,7 @@ async fn take_feed(feed: &mut Feed, n: usize) -> Vec<Arc<Message>> {
             .unwrap_or_else(|_| panic!("feed: only {} of {n} messages after 10 s", got.len()))
             .expect("feed closed early");
         assert!(!batch.is_empty(), "empty batch on the feed");
-        got.extend(batch);
+        got.extend(batch.into_iter().map(|c| c.message));
     }
     got
 }
@@ -246,6 +247,8 @@ suite!(
     purge_by_age_and_per_room,
     purge_keeps_everything_without_policy,
     appends_during_purge_are_kept,
+    seqs_count_per_room_from_one,
+    purge_never_renumbers_rooms,
 );
 
 async fn ids_ascend_across_rooms(url: String) {
@@ -278,7 +281,7 @@ async fn ids_ascend_across_rooms(url: String) {
 }
 
 async fn messages_round_trip(url: String) {
-    let (store, _feed) = open(&url).await;
+    let (store, mut feed) = open(&url).await;
     let long = "x😀\"'<b>&\u{7}".repeat(10_000);
     // Seed-protocol messages have no text limit (100 KB must arrive intact).
     let mut new = NewMessage::seed(
@@ -292,13 +295,12 @@ async fn messages_round_trip(url: String) {
     let page = store.latest(&room("lobby"), 5).await.expect("latest");
     assert_eq!(page.messages.len(), 1);
     let back = &page.messages[0];
-    // `from_seed` only steers live delivery; it is not stored.
-    assert!(a.message.from_seed && !back.from_seed);
-    let expected = Message {
-        from_seed: false,
-        ..Message::stored(a.message.id, &new)
-    };
-    assert_eq!(back, &expected);
+    // `from_seed` only steers live delivery: it travels on the feed, next to the message.
+    let committed = feed.recv().await.expect("feed");
+    assert_eq!(committed.len(), 1);
+    assert!(committed[0].from_seed);
+    assert_eq!(*committed[0].message, *a.message);
+    assert_eq!(back, &Message::stored(a.message.id, 1, &new));
     assert_eq!(back.cid.as_deref(), Some("c-1"));
     assert_eq!(back.ts, 1_700_000_000_123);
     store.close().await;
@@ -1249,5 +1251,305 @@ async fn postgres_purge_skips_while_another_process_purges() {
     );
     other.close().await.expect("close, unlocking");
     assert_eq!(purge(&store, policy, 1000).await.removed, 1);
+    store.close().await;
+}
+
+// ---------------------------------------------------------------- per-room order (seq)
+
+/// Every message of `room`, oldest first (paging with `since`).
+async fn history(store: &Store, room_name: &str) -> Vec<Message> {
+    let mut all: Vec<Message> = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |m| m.id);
+        let page = store
+            .since(&room(room_name), after, 1000)
+            .await
+            .expect("since");
+        all.extend(page.messages);
+        if !page.more {
+            return all;
+        }
+    }
+}
+
+/// Checks `messages` (one room, ascending by id) are numbered 1, 2, 3, … without holes.
+fn assert_contiguous(messages: &[Message]) {
+    let seqs: Vec<i64> = messages.iter().map(|m| m.seq).collect();
+    let expected: Vec<i64> = (1..=messages.len() as i64).collect();
+    assert_eq!(
+        seqs,
+        expected,
+        "seqs of {:?}",
+        messages.first().map(|m| &m.room)
+    );
+    assert!(messages.windows(2).all(|w| w[0].id < w[1].id));
+}
+
+fn heads_of(rooms: &[&str]) -> Vec<RoomName> {
+    rooms.iter().map(|r| room(r)).collect()
+}
+
+async fn seqs_count_per_room_from_one(url: String) {
+    let (store, mut feed) = open(&url).await;
+    // Concurrent appends, so batches mix rooms and repeat cids within one batch.
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let r = ["a", "b", "技术"][i % 3];
+                let cid = format!("k{}", i % 250); // 50 repeats
+                store.append(msg(r, "x", Some(&cid))).await.expect("append")
+            })
+        })
+        .collect();
+    let mut appended = Vec::new();
+    for t in tasks {
+        appended.push(t.await.expect("task"));
+    }
+    let stored = appended.iter().filter(|a| !a.duplicate).count();
+    let fed = take_feed(&mut feed, stored).await;
+    for r in ["a", "b", "技术"] {
+        let all = history(&store, r).await;
+        assert_contiguous(&all);
+        // The feed carries the same numbers, in the same order.
+        let on_feed: Vec<(i64, i64)> = fed
+            .iter()
+            .filter(|m| m.room == r)
+            .map(|m| (m.id, m.seq))
+            .collect();
+        let read: Vec<(i64, i64)> = all.iter().map(|m| (m.id, m.seq)).collect();
+        assert_eq!(on_feed, read);
+    }
+    // A duplicate answers with the original, seq included.
+    for a in &appended {
+        let again = store
+            .append(msg(&a.message.room, "retry", a.message.cid.as_deref()))
+            .await
+            .expect("retry");
+        assert!(again.duplicate);
+        assert_eq!(again.message.seq, a.message.seq);
+        assert_eq!(*again.message, *a.message);
+    }
+    let counts: Vec<(String, i64)> = ["a", "b", "技术"]
+        .iter()
+        .map(|r| {
+            let n = appended
+                .iter()
+                .filter(|a| !a.duplicate && a.message.room == *r)
+                .count();
+            ((*r).to_owned(), n as i64)
+        })
+        .collect();
+    let heads = store
+        .heads(&heads_of(&["技术", "never", "b", "a"]))
+        .await
+        .expect("heads");
+    let mut expected = counts.clone();
+    expected.sort();
+    assert_eq!(heads, expected);
+    assert_eq!(store.heads(&[]).await.expect("no rooms"), []);
+    store.close().await;
+
+    // Persistent stores keep counting where they were.
+    if url == "memory" || url.contains(":memory:") {
+        return;
+    }
+    let (store, _feed) = open(&url).await;
+    assert_eq!(
+        store
+            .heads(&heads_of(&["a", "b", "技术"]))
+            .await
+            .expect("heads"),
+        expected
+    );
+    let next = store
+        .append(msg("b", "after reopen", None))
+        .await
+        .expect("append");
+    let b = counts.iter().find(|(r, _)| r == "b").map_or(0, |(_, n)| *n);
+    assert_eq!(next.message.seq, b + 1);
+    let fresh = store
+        .append(msg("new", "first", None))
+        .await
+        .expect("append");
+    assert_eq!(fresh.message.seq, 1);
+    store.close().await;
+}
+
+async fn purge_never_renumbers_rooms(url: String) {
+    let (store, _feed) = open(&url).await;
+    let texts: Vec<String> = (0..10).map(|i| format!("m{i}")).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    seed(&store, "a", &texts, now_ms() - 10 * DAY_MS).await;
+    let report = purge(
+        &store,
+        RetentionPolicy {
+            max_age: days(1),
+            per_room: None,
+        },
+        4,
+    )
+    .await;
+    assert_eq!(report.removed, 10);
+    assert!(history(&store, "a").await.is_empty());
+    assert_eq!(
+        store.heads(&heads_of(&["a"])).await.expect("heads"),
+        [("a".to_owned(), 10)]
+    );
+    let next = store
+        .append(msg("a", "after purge", None))
+        .await
+        .expect("append");
+    assert_eq!(next.message.seq, 11);
+    store.close().await;
+}
+
+/// Two `Store`s on one PostgreSQL schema are two cluster nodes. Many concurrent appends from
+/// both into one room (and a second room, so batches lock two rooms and could deadlock if the
+/// lock order were not fixed): each room's seqs are exactly 1..N, ids increase with seq, and a
+/// reader polling `since(last id seen)` meanwhile never skips a message that commits later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_nodes_share_one_room_order() {
+    const PER_NODE: usize = 1500;
+    const WRITERS: usize = 40;
+    let Some(schema) = PgSchema::new().await else {
+        return;
+    };
+    let url = schema.store_url(&pg_base_url());
+    let (one, _f1) = open(&url).await;
+    let (two, _f2) = open(&url).await;
+    let done = Arc::new(AtomicBool::new(false));
+
+    let reader = {
+        let store = one.clone();
+        let done = Arc::clone(&done);
+        tokio::spawn(async move {
+            let mut seen: Vec<Message> = Vec::new();
+            loop {
+                // Read the flag before the page: the last round then starts after every commit.
+                let finished = done.load(Ordering::SeqCst);
+                let after = seen.last().map_or(0, |m| m.id);
+                let page = store.since(&room("r"), after, 1000).await.expect("since");
+                let more = page.more;
+                seen.extend(page.messages);
+                if finished && !more {
+                    return seen;
+                }
+            }
+        })
+    };
+
+    let mut writers = Vec::new();
+    for (node, store) in [&one, &two].into_iter().enumerate() {
+        for w in 0..WRITERS {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                for k in (w..PER_NODE).step_by(WRITERS) {
+                    let r = if k % 4 == 0 { "s" } else { "r" };
+                    let cid = format!("n{node}-{k}");
+                    store.append(msg(r, "x", Some(&cid))).await.expect("append");
+                }
+            }));
+        }
+    }
+    for w in writers {
+        w.await.expect("writer");
+    }
+    done.store(true, Ordering::SeqCst);
+    let seen = reader.await.expect("reader");
+
+    let all_r = history(&one, "r").await;
+    let all_s = history(&two, "s").await;
+    assert_eq!(all_r.len() + all_s.len(), 2 * PER_NODE);
+    assert_contiguous(&all_r);
+    assert_contiguous(&all_s);
+    let seen_ids: Vec<i64> = seen.iter().map(|m| m.id).collect();
+    assert_eq!(
+        seen_ids,
+        ids(&all_r),
+        "the polling reader skipped or reordered"
+    );
+    assert_eq!(
+        two.heads(&heads_of(&["r", "s"])).await.expect("heads"),
+        [
+            ("r".to_owned(), all_r.len() as i64),
+            ("s".to_owned(), all_s.len() as i64)
+        ]
+    );
+    // Both nodes really wrote, in batches.
+    let (s1, s2) = (one.stats(), two.stats());
+    assert_eq!((s1.stored, s2.stored), (PER_NODE as u64, PER_NODE as u64));
+    assert!(s1.transactions < PER_NODE as u64 && s2.transactions < PER_NODE as u64);
+    one.close().await;
+    two.close().await;
+}
+
+/// A database written before migration 0005 gets its seqs from the backfill: per room, in id
+/// order, and the counters continue from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migration_backfills_seqs() {
+    let Some(schema) = PgSchema::new().await else {
+        return;
+    };
+    let mut admin = sqlx::PgConnection::connect(&schema.admin_url)
+        .await
+        .expect("admin");
+    sqlx::query(&format!("CREATE SCHEMA \"{}\"", schema.name))
+        .execute(&mut admin)
+        .await
+        .expect("schema");
+    let opts = sqlx::postgres::PgConnectOptions::from_str(&pg_base_url())
+        .expect("url")
+        .options([("search_path", schema.name.as_str())]);
+    let mut conn = sqlx::PgConnection::connect_with(&opts)
+        .await
+        .expect("connect");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut migrator = sqlx::migrate::Migrator::new(dir).await.expect("migrations");
+    let before_seq: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 4)
+        .cloned()
+        .collect();
+    assert_eq!(before_seq.len(), 4);
+    migrator.migrations = before_seq.into();
+    migrator.run(&mut conn).await.expect("migrate to 0004");
+    // Interleaved rooms, and a gap in the ids (as a purge or a rolled-back batch leaves).
+    for (room_name, text) in [
+        ("a", "a1"),
+        ("b", "b1"),
+        ("a", "a2"),
+        ("a", "a3"),
+        ("b", "b2"),
+    ] {
+        sqlx::query("INSERT INTO messages (room, name, text, ts) VALUES ($1, 'old', $2, 1)")
+            .bind(room_name)
+            .bind(text)
+            .execute(&mut conn)
+            .await
+            .expect("insert");
+    }
+    sqlx::query("DELETE FROM messages WHERE text = 'a2'")
+        .execute(&mut conn)
+        .await
+        .expect("delete");
+    conn.close().await.expect("close");
+
+    let (store, _feed) = open(&schema.store_url(&pg_base_url())).await;
+    let a = history(&store, "a").await;
+    let b = history(&store, "b").await;
+    let texts = |ms: &[Message]| -> Vec<(String, i64)> {
+        ms.iter().map(|m| (m.text.clone(), m.seq)).collect()
+    };
+    assert_eq!(texts(&a), [("a1".to_owned(), 1), ("a3".to_owned(), 2)]);
+    assert_eq!(texts(&b), [("b1".to_owned(), 1), ("b2".to_owned(), 2)]);
+    assert_eq!(
+        store.heads(&heads_of(&["a", "b"])).await.expect("heads"),
+        [("a".to_owned(), 2), ("b".to_owned(), 2)]
+    );
+    let next = store.append(msg("a", "new", None)).await.expect("append");
+    assert_eq!(next.message.seq, 3);
+    assert!(next.message.id > a[1].id);
     store.close().await;
 }

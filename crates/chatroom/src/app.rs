@@ -1,6 +1,8 @@
 //! Shared server state: configuration, the store handle, room membership and counters. One
 //! [`App`] is cloned into every HTTP and Socket.IO handler (socketioxide `State`, axum `State`).
 
+use crate::cluster::Cluster;
+use crate::cluster::wire::Change;
 use crate::config::Config;
 use crate::http::page::Page;
 use crate::identity::IdentityKeys;
@@ -39,6 +41,8 @@ pub struct Shared {
     pub stats: Stats,
     /// Open TCP connections, counted at accept against `--max-connections` and per address.
     pub connections: Connections,
+    /// This node's cluster handle (`--redis`); `None` for a single node.
+    pub cluster: Option<Arc<Cluster>>,
     /// Bans, mutes and the Socket.IO handle moderation acts through.
     pub moderation: Moderation,
 }
@@ -63,7 +67,13 @@ impl Stats {
 
 impl App {
     /// Wraps the parts into one handle.
-    pub fn new(config: Config, store: Store, page: Page, identity: IdentityKeys) -> Self {
+    pub fn new(
+        config: Config,
+        store: Store,
+        page: Page,
+        identity: IdentityKeys,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Self {
         Self(Arc::new(Shared {
             connections: Connections::from_config(&config),
             config,
@@ -75,6 +85,7 @@ impl App {
             crowd_changes: Mutex::new(BTreeSet::new()),
             per_address: Mutex::new(HashMap::new()),
             stats: Stats::default(),
+            cluster,
             moderation: Moderation::default(),
         }))
     }
@@ -86,6 +97,19 @@ impl App {
             .presence
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Tells the other nodes about a change of this node's membership, if clustered. Call it
+    /// while holding the [`App::presence`] guard that made the change (see `Cluster::note`).
+    pub fn note(&self, change: impl FnOnce() -> Change) {
+        if let Some(cluster) = &self.cluster {
+            cluster.note(change());
+        }
+    }
+
+    /// Whether `sid` is a connection of another node.
+    pub fn is_remote(&self, sid: &Sid) -> bool {
+        self.cluster.as_ref().is_some_and(|c| c.is_remote(sid))
     }
 
     /// Name holders. Held only for short, non-async sections.

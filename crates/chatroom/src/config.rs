@@ -3,6 +3,7 @@
 //! file, then defaults. Everything is checked here, so the rest of the server never sees a bad
 //! value and the binary can print one clear line and exit non-zero.
 
+pub mod cluster;
 pub mod limits;
 
 use crate::auth::{AdminToken, AuthKind, AuthMode};
@@ -168,6 +169,15 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
+    /// Redis URL (redis://HOST:PORT[/DB]): joins this node to a cluster sharing the PostgreSQL --db [default: one node, no Redis]
+    #[arg(long, env = "CHATROOM_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
+    /// Namespace of the cluster's Redis channels; nodes with the same prefix form one cluster [default: chatroom]
+    #[arg(long, env = "CHATROOM_REDIS_PREFIX", value_name = "PREFIX")]
+    pub redis_prefix: Option<String>,
+    /// This node's name in logs, /healthz, /readyz and metrics [default: random]
+    #[arg(long, env = "CHATROOM_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
     /// TOML file with any of the settings above; keys are the flag names with `_` for `-` (e.g. rate_limit, max_rooms)
     #[arg(long, env = "CHATROOM_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -209,6 +219,9 @@ struct FileConfig {
     auth_secret: Option<String>,
     jwt_public_key: Option<PathBuf>,
     admin_token: Option<String>,
+    redis: Option<String>,
+    redis_prefix: Option<String>,
+    node_name: Option<String>,
 }
 
 /// A per-connection token bucket: `per_second` sustained, `burst` at once.
@@ -316,6 +329,8 @@ pub struct Config {
     pub auth: AuthMode,
     /// The admin API's bearer token; `None`: every admin request is refused.
     pub admin_token: Option<AdminToken>,
+    /// Cluster membership (`--redis`); `None`: a single node.
+    pub cluster: Option<cluster::ClusterConfig>,
 }
 
 impl Config {
@@ -488,6 +503,15 @@ impl Config {
                 .or(file.title)
                 .unwrap_or_else(|| DEFAULT_TITLE.to_owned()),
             views: cli.views.or(file.views),
+            cluster: cluster::ClusterConfig::resolve(
+                cli.redis.or(file.redis),
+                cli.redis_prefix.or(file.redis_prefix),
+                cli.node_name.or(file.node_name),
+                cli.db
+                    .as_deref()
+                    .or(file.db.as_deref())
+                    .unwrap_or(DEFAULT_DB),
+            )?,
             db: cli.db.or(file.db).unwrap_or_else(|| DEFAULT_DB.to_owned()),
             // `--limits off` also lifts the message rate unless it was set explicitly.
             rate_limit: match rate {
@@ -583,6 +607,7 @@ impl Config {
             retention_interval: DEFAULT_RETENTION_INTERVAL,
             auth: AuthMode::Open,
             admin_token: None,
+            cluster: None,
         }
     }
 }

@@ -17,10 +17,12 @@
 //! - [`protocol`]: event names and payload shapes (docs/PROTOCOL.md).
 //! - [`retention`]: the purge loop of `--retention-days` / `--retention-per-room`.
 //! - [`shutdown`]: SIGINT/SIGTERM and the drain order.
+//! - [`cluster`]: `--redis`: relay, room order and presence across nodes.
 
 pub mod app;
 pub mod auth;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod identity;
@@ -34,8 +36,7 @@ pub mod shutdown;
 pub mod socket;
 
 use app::App;
-use chatroom_core::Message;
-use chatroom_store::{Store, StoreError};
+use chatroom_store::{Feed, Store, StoreError};
 use config::Config;
 use http::page::{Page, PageError};
 use identity::IdentityKeys;
@@ -44,7 +45,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc::Receiver;
 
 /// How long clients get to close after a shutdown signal before the process exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -80,6 +80,9 @@ pub enum ServerError {
     /// The page template is broken.
     #[error(transparent)]
     Page(#[from] PageError),
+    /// The cluster could not be joined.
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -88,7 +91,8 @@ pub enum ServerError {
 /// A server whose store is open and page rendered, ready to serve on a listener.
 pub struct Server {
     app: App,
-    feed: Receiver<Vec<Arc<Message>>>,
+    feed: Feed,
+    cluster: Option<cluster::Tasks>,
 }
 
 impl Server {
@@ -99,9 +103,20 @@ impl Server {
         let (store, feed) = Store::open(&config.db).await?;
         let identity = IdentityKeys::new(&store.secret(IDENTITY_SECRET).await?);
         let bans = store.bans(clock::now_ms()).await?;
-        let app = App::new(config, store, page, identity);
+        let (cluster, tasks) = match &config.cluster {
+            Some(settings) => {
+                let (cluster, tasks) = cluster::Cluster::connect(settings.clone()).await?;
+                (Some(cluster), Some(tasks))
+            }
+            None => (None, None),
+        };
+        let app = App::new(config, store, page, identity, cluster);
         app.moderation.replace_bans(bans);
-        Ok(Self { app, feed })
+        Ok(Self {
+            app,
+            feed,
+            cluster: tasks,
+        })
     }
 
     /// Serves until `shutdown` resolves, then closes every client, flushes the store and
@@ -111,7 +126,7 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let Server { app, feed } = self;
+        let Server { app, feed, cluster } = self;
         let config = &app.config;
         let (sio, io) = SocketIo::builder()
             .with_state(app.clone())
@@ -128,7 +143,22 @@ impl Server {
         socket::register(&io);
         app.moderation.attach(io.clone());
         let bans = tokio::spawn(moderation::refresh_bans(app.clone()));
-        let deliver = tokio::spawn(socket::deliver::run(io.clone(), app.clone(), feed));
+        let deliver = match (&app.cluster, cluster) {
+            (Some(handle), Some(tasks)) => {
+                let tasks =
+                    cluster::start(io.clone(), app.clone(), Arc::clone(handle), tasks, feed);
+                // The lobby is every connection's first room: deliver it from the start.
+                if let Err(error) = handle.watch(&chatroom_core::RoomName::lobby()).await {
+                    tracing::warn!(%error, "cluster: lobby not watched yet; its first join will retry");
+                }
+                tasks
+            }
+            _ => vec![tokio::spawn(socket::deliver::run(
+                io.clone(),
+                app.clone(),
+                feed,
+            ))],
+        };
         let crowd = tokio::spawn(socket::crowd::run(io.clone(), app.clone()));
         let purge = tokio::spawn(retention::run(app.clone()));
         let guard = net::guard::Guard::new(config);
@@ -162,8 +192,13 @@ impl Server {
         let _ = purge.await;
         bans.abort();
         let _ = bans.await;
+        if let Some(cluster) = &app.cluster {
+            cluster.leave(Duration::from_secs(1)).await;
+        }
         app.store.close().await;
-        deliver.abort();
+        for task in deliver {
+            task.abort();
+        }
         crowd.abort();
         tracing::info!("stopped");
         Ok(())

@@ -11,11 +11,9 @@ mod common;
 use chatroom::config::Config;
 use chatroom_core::{Cid, Limits, NewMessage, RoomName, UserName};
 use chatroom_store::Store;
-use common::{TestServer, http_get, ok};
+use common::{TestDb, TestServer, http_get, ok};
 use serde_json::{Value, json};
-use sqlx::Connection;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const DAY_MS: i64 = 86_400_000;
@@ -26,73 +24,10 @@ enum Kind {
     Postgres,
 }
 
-/// A fresh database; dropping it removes the tempdir or the schema.
-struct Db {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    schema: Option<(String, String)>,
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let Some((admin, name)) = self.schema.take() else {
-            return;
-        };
-        let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
-        let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime for cleanup");
-            rt.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin).await?;
-                sqlx::query(&sql).execute(&mut conn).await?;
-                conn.close().await
-            })
-        });
-        if !matches!(cleanup.join(), Ok(Ok(()))) {
-            eprintln!("could not drop schema {}", self.url);
-        }
-    }
-}
-
-async fn db(kind: Kind) -> Option<Db> {
+async fn db(kind: Kind) -> Option<TestDb> {
     match kind {
-        Kind::Sqlite => {
-            let dir = tempfile::tempdir().expect("tempdir");
-            Some(Db {
-                url: format!("sqlite://{}", dir.path().join("chat.db").display()),
-                _dir: Some(dir),
-                schema: None,
-            })
-        }
-        Kind::Postgres => {
-            static SEQ: AtomicUsize = AtomicUsize::new(0);
-            let admin = std::env::var("CHATROOM_TEST_PG")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-            let probe =
-                tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&admin))
-                    .await;
-            if !matches!(probe, Ok(Ok(_))) {
-                if std::env::var("CHATROOM_SKIP_PG").as_deref() == Ok("1") {
-                    eprintln!("SKIPPED: PostgreSQL at {admin} does not answer");
-                    return None;
-                }
-                panic!("PostgreSQL at {admin} does not answer; CHATROOM_SKIP_PG=1 skips");
-            }
-            let name = format!(
-                "chatroom_r_{}_{}_{}",
-                std::process::id(),
-                now_ms() % 1_000_000,
-                SEQ.fetch_add(1, Ordering::Relaxed)
-            );
-            let sep = if admin.contains('?') { '&' } else { '?' };
-            Some(Db {
-                url: format!("{admin}{sep}schema={name}"),
-                _dir: None,
-                schema: Some((admin, name)),
-            })
-        }
+        Kind::Sqlite => Some(TestDb::sqlite()),
+        Kind::Postgres => TestDb::postgres("r").await,
     }
 }
 
@@ -134,10 +69,12 @@ fn now_ms() -> i64 {
 /// Stores `n` messages in `room` at `ts` straight through the store (cids `{prefix}{i}`);
 /// their ids.
 async fn seed(url: &str, room: &str, prefix: &str, n: usize, ts: i64) -> Vec<i64> {
-    let (store, _feed) = Store::open(url).await.expect("open store");
-    // One after another: `ids[i]` is the message with text and cid `{prefix}{i}` (concurrent
-    // appends may commit in any order, which made the cid-retry check flaky).
-    let mut ids = Vec::new();
+    let (store, mut feed) = Store::open(url).await.expect("open store");
+    // Nobody delivers here, but the writer waits for a full feed: drain it.
+    tokio::spawn(async move { while feed.recv().await.is_some() {} });
+    // Queued one after another (`submit`), so `ids[i]` is the message with text and cid
+    // `{prefix}{i}`, while the commits still share transactions.
+    let mut commits = Vec::new();
     for i in 0..n {
         let new = NewMessage::new(
             RoomName::new(room).expect("room"),
@@ -148,7 +85,11 @@ async fn seed(url: &str, room: &str, prefix: &str, n: usize, ts: i64) -> Vec<i64
             ts,
         )
         .expect("message");
-        ids.push(store.append(new).await.expect("append").message.id);
+        commits.push(store.submit(new).await.expect("queued"));
+    }
+    let mut ids = Vec::new();
+    for commit in commits {
+        ids.push(commit.await.expect("append").message.id);
     }
     store.close().await;
     ids

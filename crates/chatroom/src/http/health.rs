@@ -36,6 +36,14 @@ pub async fn healthz(State(app): State<App>) -> impl IntoResponse {
         "open_fds": open_fds(),
         "rooms": rooms,
         "presence_connections": presence_connections,
+        "node": app.cluster.as_ref().map(|c| c.node()),
+        "cluster": app.cluster.as_ref().map(|c| json!({
+            "redis": if c.redis_up() { "ok" } else { "unavailable" },
+            "relayed_out": c.counters.relayed_out.load(Ordering::Relaxed),
+            "relayed_in": c.counters.relayed_in.load(Ordering::Relaxed),
+            "gaps_filled": c.counters.gaps_filled.load(Ordering::Relaxed),
+            "redis_errors": c.counters.redis_errors.load(Ordering::Relaxed),
+        })),
     }));
     let status = if store_ok {
         StatusCode::OK

@@ -21,7 +21,7 @@ use socketioxide::operators::BroadcastOperators;
 pub const SEED_ROOM: &str = "\u{0}seed";
 
 /// Whether `room` is too crowded for per-member presence; if so it is queued for a count.
-fn crowded(app: &App, room: &RoomName) -> bool {
+pub fn crowded(app: &App, room: &RoomName) -> bool {
     let count = app.presence().count(room);
     if count > usize::try_from(app.config.presence_crowd).unwrap_or(usize::MAX) {
         app.crowd_changed(room);
@@ -86,6 +86,9 @@ pub async fn rename(cx: &Connection, room: &RoomName, name: &UserName, old: &Use
 
 /// `typing` to the others in `room`.
 pub async fn typing(cx: &Connection, room: &RoomName, name: &UserName, typing: bool) {
+    if let Some(cluster) = &cx.app.cluster {
+        cluster.typing(room, name.as_str(), typing);
+    }
     let payload = Typing {
         room: room.as_str(),
         name: name.as_str(),

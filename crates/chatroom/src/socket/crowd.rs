@@ -48,13 +48,17 @@ async fn remove_ghosts(io: &SocketIo, app: &App, suspects: &HashSet<Sid>) -> Has
         .presence()
         .connections()
         .into_iter()
-        .filter(|sid| io.get_socket(*sid).is_none())
+        .filter(|sid| io.get_socket(*sid).is_none() && !app.is_remote(sid))
         .collect();
     for sid in missing.intersection(suspects) {
         let (rooms, name) = {
             let mut presence = app.presence();
             let name = presence.name_of(sid);
-            (presence.leave_all(sid), name)
+            let rooms = presence.leave_all(sid);
+            if !rooms.is_empty() {
+                app.note(|| crate::cluster::wire::Change::Gone { sid: *sid });
+            }
+            (rooms, name)
         };
         tracing::warn!(%sid, rooms = rooms.len(), "removed a member whose connection is gone");
         let Some(name) = name else { continue };

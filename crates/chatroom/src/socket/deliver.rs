@@ -2,23 +2,24 @@
 //! order) and hands each message to every socket in its room, one socket at a time, so that a
 //! socket whose send queue is full is known by name: it is disconnected with a logged reason
 //! and counted, and recovers with `join` + `since` on reconnect. Nothing is skipped silently.
+//! On a cluster node, `cluster::order` reads the feed instead and calls [`deliver`] in room
+//! order for messages of every node.
 
 use crate::app::{App, Stats};
 use crate::protocol::{CHAT_MESSAGE, out};
 use crate::socket::session::SessionRef;
 use chatroom_core::{LOBBY, Message};
+use chatroom_store::Feed;
 use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError, SocketIo};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::Receiver;
 
 /// Runs until the store closes its feed.
-pub async fn run(io: SocketIo, app: App, mut feed: Receiver<Vec<Arc<Message>>>) {
+pub async fn run(io: SocketIo, app: App, mut feed: Feed) {
     while let Some(batch) = feed.recv().await {
-        for message in &batch {
-            deliver(&io, &app, message);
+        for committed in &batch {
+            deliver(&io, &app, &committed.message, committed.from_seed);
         }
     }
 }
@@ -31,7 +32,7 @@ struct Encoded {
     seed: Option<String>,
 }
 
-fn encode(message: &Message) -> Option<Encoded> {
+fn encode(message: &Message, from_seed: bool) -> Option<Encoded> {
     let v1 = match serde_json::value::to_raw_value(message) {
         Ok(v1) => v1,
         Err(error) => {
@@ -40,7 +41,7 @@ fn encode(message: &Message) -> Option<Encoded> {
         }
     };
     let seed = (message.room == LOBBY).then(|| {
-        if message.from_seed {
+        if from_seed {
             message.text.clone()
         } else {
             format!("{}: {}", message.name, message.text)
@@ -49,11 +50,17 @@ fn encode(message: &Message) -> Option<Encoded> {
     Some(Encoded { v1, seed })
 }
 
-fn deliver(io: &SocketIo, app: &App, message: &Message) {
-    let Some(encoded) = encode(message) else {
+/// Emits one stored message to this node's sockets in its room (`from_seed`: it was sent
+/// with the seed protocol, so seed clients get its text as is).
+pub fn deliver(io: &SocketIo, app: &App, message: &Message, from_seed: bool) {
+    let Some(encoded) = encode(message, from_seed) else {
         return;
     };
-    let sockets = io.to(message.room.clone()).sockets();
+    // `None` once the server is closing (`io.to` would panic then).
+    let Some(ns) = io.of("/") else {
+        return;
+    };
+    let sockets = ns.to(message.room.clone()).sockets();
     let mut delivered = 0;
     for socket in sockets {
         let session = socket.extensions.get::<SessionRef>();

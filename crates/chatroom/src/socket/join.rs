@@ -1,6 +1,7 @@
 //! `join` `{room, since?}`: membership plus the history a client needs, either the latest page or
 //! exactly what it missed since an id (lossless reconnect).
 
+use crate::cluster::wire::Change;
 use crate::protocol::{self, JoinReq, Joined};
 use crate::socket::inbox::Connection;
 use crate::socket::reply::Reply;
@@ -36,21 +37,39 @@ async fn join(cx: &Connection, data: Option<serde_json::Value>) -> Result<Joined
             {
                 return Err(ChatError::TooManyRooms { max });
             }
-            presence.join(&room, sid, name.clone())
+            let joined = presence.join(&room, sid, name.clone());
+            if joined {
+                cx.app.note(|| Change::Join {
+                    sid,
+                    room: room.as_str().to_owned(),
+                    name: name.as_str().to_owned(),
+                    seed: cx.session.seed,
+                });
+            }
+            joined
         }
     };
     if newly {
         cx.socket.join(room.as_str().to_owned());
         announce::presence(cx, &room, &name, "join").await;
     }
-    let page = match req.since {
-        Some(since) => cx.app.store.since(&room, since, SINCE_MAX).await,
-        None => cx.app.store.latest(&room, JOIN_HISTORY).await,
+    // On a cluster node, live delivery of the room starts at the store's head first, so the
+    // read below and live delivery meet without a hole (see `cluster::order`).
+    let watched = match &cx.app.cluster {
+        Some(cluster) => cluster.watch(&room).await,
+        None => Ok(()),
+    };
+    let page = match watched {
+        Err(e) => Err(e),
+        Ok(()) => match req.since {
+            Some(since) => cx.app.store.since(&room, since, SINCE_MAX).await,
+            None => cx.app.store.latest(&room, JOIN_HISTORY).await,
+        },
     };
     let page = match page {
         Ok(page) => page,
         Err(e) => {
-            if newly && cx.app.presence().leave(&room, &sid) {
+            if newly && crate::socket::leave::leave_room(cx, &room) {
                 crate::socket::leave::left(cx, &room).await;
             }
             return Err(store_failed(e));

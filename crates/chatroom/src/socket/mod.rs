@@ -22,6 +22,7 @@ pub mod send;
 pub mod session;
 pub mod typing;
 
+use crate::cluster::wire::Change;
 use crate::protocol::{CHAT_MESSAGE, Welcome, inbound, out};
 use chatroom_core::{ChatError, LOBBY, RoomName};
 use chatroom_store::StoreError;
@@ -96,7 +97,22 @@ pub async fn connect(cx: &Connection) {
     } = cx;
     let lobby = RoomName::lobby();
     let name = session.name();
-    app.presence().join(&lobby, socket.id, name.clone());
+    if let Some(cluster) = &app.cluster
+        && let Err(error) = cluster.watch(&lobby).await
+    {
+        tracing::warn!(%error, "cluster: lobby not delivered here yet");
+    }
+    {
+        let mut presence = app.presence();
+        if presence.join(&lobby, socket.id, name.clone()) {
+            app.note(|| Change::Join {
+                sid: socket.id,
+                room: LOBBY.to_owned(),
+                name: name.as_str().to_owned(),
+                seed: session.seed,
+            });
+        }
+    }
     socket.join(LOBBY);
     if session.seed {
         socket.join(announce::SEED_ROOM);
@@ -150,7 +166,14 @@ fn expire_at(
 pub async fn disconnect(cx: &Connection, reason: Option<DisconnectReason>) {
     cx.session.stop_expiry();
     cx.session.release_name();
-    let rooms = cx.app.presence().leave_all(&cx.socket.id);
+    let rooms = {
+        let mut presence = cx.app.presence();
+        let rooms = presence.leave_all(&cx.socket.id);
+        if !rooms.is_empty() {
+            cx.app.note(|| Change::Gone { sid: cx.socket.id });
+        }
+        rooms
+    };
     for room in &rooms {
         leave::left(cx, room).await;
     }

@@ -1,6 +1,7 @@
 //! `rename` `{name}`: a new display name, announced in every room the client is in
 //! (`forbidden` under `--auth jwt`, where the token names the user).
 
+use crate::cluster::wire::Change;
 use crate::protocol::{self, RenameReq, Renamed};
 use crate::socket::announce;
 use crate::socket::inbox::Connection;
@@ -23,7 +24,15 @@ async fn rename(cx: &Connection, data: Option<serde_json::Value>) -> Result<Rena
     };
     let name = UserName::new(&raw)?;
     let old = cx.session.rename(name.clone())?;
-    let rooms = cx.app.presence().rename(&cx.socket.id, &name);
+    let rooms = {
+        let mut presence = cx.app.presence();
+        let rooms = presence.rename(&cx.socket.id, &name);
+        cx.app.note(|| Change::Rename {
+            sid: cx.socket.id,
+            name: name.as_str().to_owned(),
+        });
+        rooms
+    };
     for room in &rooms {
         announce::rename(cx, room, &name, &old).await;
     }

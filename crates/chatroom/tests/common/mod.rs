@@ -139,3 +139,83 @@ pub async fn fails(client: &Client, event: &str, data: Value, code: &str) -> Val
     assert_eq!(answer["error"]["code"], code, "{event} {data} → {answer}");
     answer
 }
+
+/// A fresh database for one test; dropping it removes the tempdir or the PostgreSQL schema.
+/// PostgreSQL is `CHATROOM_TEST_PG` (default `postgres://postgres@127.0.0.1:5432/test`); a
+/// test fails if it does not answer, unless `CHATROOM_SKIP_PG=1` (then it is skipped).
+pub struct TestDb {
+    /// The store URL to give `--db`.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A new SQLite file in a temporary directory.
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        TestDb {
+            url: format!("sqlite://{}", dir.path().join("chat.db").display()),
+            _dir: Some(dir),
+            schema: None,
+        }
+    }
+
+    /// A new schema (named after `tag`, the process and a counter) on the test PostgreSQL.
+    pub async fn postgres(tag: &str) -> Option<TestDb> {
+        use sqlx::Connection;
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let admin = std::env::var("CHATROOM_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let probe = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            sqlx::PgConnection::connect(&admin),
+        )
+        .await;
+        if !matches!(probe, Ok(Ok(_))) {
+            if std::env::var("CHATROOM_SKIP_PG").as_deref() == Ok("1") {
+                eprintln!("SKIPPED: PostgreSQL at {admin} does not answer");
+                return None;
+            }
+            panic!("PostgreSQL at {admin} does not answer; CHATROOM_SKIP_PG=1 skips");
+        }
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() % 1_000_000);
+        let name = format!(
+            "chatroom_{tag}_{}_{stamp}_{}",
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let sep = if admin.contains('?') { '&' } else { '?' };
+        Some(TestDb {
+            url: format!("{admin}{sep}schema={name}"),
+            _dir: None,
+            schema: Some((admin, name)),
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        use sqlx::Connection;
+        let Some((admin, name)) = self.schema.take() else {
+            return;
+        };
+        let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime for cleanup");
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                sqlx::query(&sql).execute(&mut conn).await?;
+                conn.close().await
+            })
+        });
+        if !matches!(cleanup.join(), Ok(Ok(()))) {
+            eprintln!("could not drop schema {}", self.url);
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! A cluster in one process (issue 8): three servers on one PostgreSQL schema and one Redis
+//! channel prefix, clients spread over them. Room order and exactly-once delivery with every
+//! node sending at once, presence and typing across nodes, a node leaving, and a relay that
+//! loses messages (its subscriptions killed in Redis mid-traffic) repaired from the store
+//! without any client reconnecting. Redis is `CHATROOM_TEST_REDIS` (default
+//! `redis://127.0.0.1:6379`) or, for the test that kills connections, a private
+//! `redis-server` on a free port. The process-level cases (kill -9, Redis restart, nginx) are
+//! in interop/.
+
+mod common;
+
+use chatroom::config::Config;
+use chatroom::config::cluster::ClusterConfig;
+use chatroom_bench::Client;
+use common::{TestDb, TestServer, ok, presence_in};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn redis_url() -> String {
+    std::env::var("CHATROOM_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// `n` nodes on `db` and `redis` with a prefix of their own.
+async fn nodes(db: &TestDb, redis: &str, n: usize) -> Vec<TestServer> {
+    let prefix = format!("t{}_{}", std::process::id(), fastrand::u32(..));
+    let mut servers = Vec::new();
+    for i in 0..n {
+        let mut config = Config::for_tests();
+        config.db = db.url.clone();
+        config.cluster = Some(ClusterConfig {
+            redis: redis.to_owned(),
+            prefix: prefix.clone(),
+            node: format!("n{i}"),
+        });
+        servers.push(TestServer::start(config).await);
+    }
+    // Each node learns the others from their first heartbeat.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    servers
+}
+
+/// The next `count` `message` events in `room`.
+async fn messages(client: &Client, room: &str, count: usize) -> Vec<Value> {
+    let mut got = Vec::new();
+    while got.len() < count {
+        let event = client.next_event_named("message").await.expect("message");
+        if event[0]["room"] == room {
+            got.push(event[0].clone());
+        }
+    }
+    got
+}
+
+fn seqs(messages: &[Value]) -> Vec<i64> {
+    messages
+        .iter()
+        .map(|m| m["seq"].as_i64().expect("seq"))
+        .collect()
+}
+
+fn ids(messages: &[Value]) -> Vec<i64> {
+    messages
+        .iter()
+        .map(|m| m["id"].as_i64().expect("id"))
+        .collect()
+}
+
+/// Everyone sends `per_client` messages into `room` at once; returns the acked ids.
+async fn send_all(clients: &[Client], room: &str, per_client: usize) -> HashSet<i64> {
+    let sends = clients.iter().enumerate().map(|(c, client)| async move {
+        let mut acked = Vec::new();
+        for i in 0..per_client {
+            let answer = ok(
+                client,
+                "send",
+                json!({"room": room, "text": format!("c{c} m{i}"), "cid": format!("c{c}-{i}")}),
+            )
+            .await;
+            acked.push(answer["message"]["id"].as_i64().expect("acked id"));
+        }
+        acked
+    });
+    futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_client_gets_every_message_once_in_room_order() {
+    let Some(db) = TestDb::postgres("cl").await else {
+        return;
+    };
+    let servers = nodes(&db, &redis_url(), 3).await;
+    let mut clients = Vec::new();
+    for (i, server) in servers.iter().enumerate() {
+        let client = server.named(&format!("u{i}")).await;
+        ok(&client, "join", json!({"room": "r"})).await;
+        clients.push(client);
+    }
+    let per_client = 30;
+    let acked = send_all(&clients, "r", per_client).await;
+    let total = per_client * clients.len();
+    assert_eq!(acked.len(), total);
+    let history = ok(&clients[0], "history", json!({"room": "r", "limit": 100})).await;
+    let history: Vec<Value> = history["messages"].as_array().expect("messages").clone();
+    assert_eq!(seqs(&history), (1..=total as i64).collect::<Vec<_>>());
+    for client in &clients {
+        let got = messages(client, "r", total).await;
+        assert_eq!(seqs(&got), seqs(&history), "live order = history order");
+        assert_eq!(ids(&got), ids(&history));
+        assert_eq!(ids(&got).into_iter().collect::<HashSet<_>>(), acked);
+    }
+    // And nothing more: no duplicates trailing behind.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for client in &clients {
+        while let Some((event, data)) = client.try_next_event() {
+            assert_ne!(event, "message", "extra message {data:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn members_presence_and_typing_cross_nodes() {
+    let Some(db) = TestDb::postgres("cl").await else {
+        return;
+    };
+    let servers = nodes(&db, &redis_url(), 2).await;
+    let alice = servers[0].named("alice").await;
+    ok(&alice, "join", json!({"room": "r"})).await;
+    let bob = servers[1].named("bob").await;
+    let joined = ok(&bob, "join", json!({"room": "r"})).await;
+    assert_eq!(joined["members"], json!(["alice", "bob"]), "{joined}");
+    let seen = presence_in(&alice, "r").await;
+    assert_eq!(
+        (&seen["action"], &seen["name"]),
+        (&json!("join"), &json!("bob"))
+    );
+
+    ok(&bob, "typing", json!({"room": "r", "typing": true})).await;
+    let typing = alice.next_event_named("typing").await.expect("typing");
+    assert_eq!(
+        typing[0],
+        json!({"room": "r", "name": "bob", "typing": true})
+    );
+
+    ok(&bob, "rename", json!({"name": "robert"})).await;
+    let renamed = presence_in(&alice, "r").await;
+    assert_eq!(renamed["action"], "rename");
+    assert_eq!(
+        (&renamed["old"], &renamed["name"]),
+        (&json!("bob"), &json!("robert"))
+    );
+
+    let rooms = ok(&alice, "rooms", json!({})).await;
+    let r = rooms["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .find(|room| room["name"] == "r")
+        .cloned()
+        .expect("room r listed");
+    assert_eq!(r["members"], 2, "{rooms}");
+
+    ok(&bob, "leave", json!({"room": "r"})).await;
+    let left = presence_in(&alice, "r").await;
+    assert_eq!(
+        (&left["action"], &left["name"]),
+        (&json!("leave"), &json!("robert"))
+    );
+
+    // A node that stops says goodbye: its members leave at once, not after the timeout.
+    ok(&bob, "join", json!({"room": "r"})).await;
+    let _ = presence_in(&alice, "r").await;
+    let mut servers = servers;
+    let second = servers.pop().expect("two nodes");
+    drop(bob);
+    second.stop().await;
+    let gone = tokio::time::timeout(Duration::from_secs(3), presence_in(&alice, "r"))
+        .await
+        .expect("leave within 3 s of a clean stop");
+    assert_eq!(gone["action"], "leave");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn seed_clients_get_lobby_messages_from_every_node() {
+    let Some(db) = TestDb::postgres("cl").await else {
+        return;
+    };
+    let servers = nodes(&db, &redis_url(), 2).await;
+    let seed = servers[0].seed().await;
+    let v1 = servers[1].named("ann").await;
+    ok(
+        &v1,
+        "send",
+        json!({"room": "lobby", "text": "hello from n1"}),
+    )
+    .await;
+    let got = seed
+        .next_event_named("chat message")
+        .await
+        .expect("chat message");
+    assert_eq!(got[0], "ann: hello from n1");
+}
+
+/// A private `redis-server` on a free port, stopped on drop.
+struct PrivateRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (apt install redis-server)");
+        PrivateRedis { port, child }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn ready(&self) {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("private redis-server did not start");
+    }
+
+    /// Closes every subscriber connection: what is published until they resubscribe is lost.
+    async fn kill_subscribers(&self) {
+        let client = redis::Client::open(self.url()).expect("url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect");
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query_async(&mut conn)
+            .await
+            .expect("client kill");
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_the_relay_lost_are_filled_from_the_store() {
+    let Some(db) = TestDb::postgres("cl").await else {
+        return;
+    };
+    let redis = PrivateRedis::start();
+    redis.ready().await;
+    let servers = nodes(&db, &redis.url(), 2).await;
+    let sender = servers[0].named("s").await;
+    ok(&sender, "join", json!({"room": "r"})).await;
+    let receiver = servers[1].named("r").await;
+    ok(&receiver, "join", json!({"room": "r"})).await;
+    let total = 200;
+    let send = async {
+        for i in 0..total {
+            ok(
+                &sender,
+                "send",
+                json!({"room": "r", "text": format!("m{i}")}),
+            )
+            .await;
+            if i % 50 == 25 {
+                redis.kill_subscribers().await;
+            }
+        }
+    };
+    let (_, got) = tokio::join!(send, messages(&receiver, "r", total));
+    assert_eq!(seqs(&got), (1..=total as i64).collect::<Vec<_>>());
+    assert!(receiver.is_connected(), "recovered without reconnecting");
+    let (_, health) = common::http_get(servers[1].addr, "/healthz").await;
+    let health: Value = serde_json::from_str(&health).expect("json");
+    assert!(
+        health["cluster"]["gaps_filled"].as_u64().unwrap_or(0) > 0,
+        "the kills lost something that was filled: {health}"
+    );
+}
