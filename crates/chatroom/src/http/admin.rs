@@ -51,6 +51,15 @@ impl IntoResponse for AdminError {
             ChatError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
+        // 401s are logged with the address by `require_token`; the operator's other mistakes
+        // here (a store failure is logged where it happens).
+        if !matches!(self.0, ChatError::Unauthorized | ChatError::Unavailable) {
+            crate::refusal::refused(
+                None::<crate::net::ClientAddr>,
+                self.0.code(),
+                format_args!("admin API: {}", self.0),
+            );
+        }
         let body = Json(json!({"error": {"code": self.0.code(), "message": self.0.to_string()}}));
         if status == StatusCode::UNAUTHORIZED {
             return (
