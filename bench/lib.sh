@@ -1,4 +1,4 @@
-# Shared by bench/compare.sh and bench/smoke.sh: locate binaries, start and stop the servers.
+# Shared by the bench/ scripts: locate binaries, start and stop the servers (and clusters).
 # Sourced, not run. Servers listen on 127.0.0.1 with port 0; their URL is read from the one line
 # each prints on stdout (`listening on http://<ip>:<port>`).
 
@@ -55,6 +55,67 @@ stop_server() {
 
 bench_cleanup() {
   stop_server
+  stop_cluster
   rm -rf "$BENCH_TMP"
 }
 trap bench_cleanup EXIT
+
+# --- A cluster on this machine (bench/smoke.sh, bench/cluster.sh): N nodes of $CHATROOM_BIN on
+# free loopback ports, one fresh PostgreSQL schema and one Redis prefix for all of them (so runs in
+# parallel do not meet). Sets CLUSTER_URLS (comma-separated) and CLUSTER_PIDS (comma-separated).
+# PostgreSQL: $BENCH_PG (default postgres://postgres@127.0.0.1:5432/test); Redis: $BENCH_REDIS
+# (default redis://127.0.0.1:6379).
+BENCH_PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432/test}
+BENCH_REDIS=${BENCH_REDIS:-redis://127.0.0.1:6379}
+CLUSTER_URLS=
+CLUSTER_PIDS=
+CLUSTER_SCHEMA=
+cluster_pids=()
+
+# psql on the database of $BENCH_PG.
+bench_psql() {
+  PGOPTIONS=--client-min-messages=warning psql "$BENCH_PG" -v ON_ERROR_STOP=1 -qc "$1" >/dev/null
+}
+
+# start_cluster N NAME [--redis|--no-redis]: N nodes in schema NAME_<pid> with Redis prefix
+# NAME_<pid> (`--no-redis`: plain PostgreSQL nodes, the single-node baseline).
+start_cluster() {
+  local n=$1 name=$2 mode=${3:---redis} i
+  CLUSTER_SCHEMA=${name}_$$
+  CLUSTER_URLS=; CLUSTER_PIDS=; cluster_pids=()
+  bench_psql "drop schema if exists $CLUSTER_SCHEMA cascade" || { echo "PostgreSQL at $BENCH_PG does not answer" >&2; return 1; }
+  for i in $(seq 1 "$n"); do
+    local out=$BENCH_TMP/node$i.out err=$BENCH_TMP/node$i.err url=
+    local args=(--host 127.0.0.1 --port 0 --limits off --db "$BENCH_PG?schema=$CLUSTER_SCHEMA")
+    [ "$mode" = --redis ] && args+=(--redis "$BENCH_REDIS" --redis-prefix "$CLUSTER_SCHEMA" --node-name "node$i")
+    : >"$out"
+    # One after another: the first creates the schema and runs the migrations.
+    "$CHATROOM_BIN" "${args[@]}" >"$out" 2>"$err" &
+    cluster_pids+=($!)
+    for _ in $(seq 1 600); do
+      url=$(grep -o 'http://[0-9.:]*' "$out" 2>/dev/null | head -1 || true)
+      [ -n "$url" ] && break
+      if ! kill -0 "${cluster_pids[-1]}" 2>/dev/null; then
+        echo "node $i exited at start:" >&2; tail -5 "$err" >&2; return 1
+      fi
+      sleep 0.05
+    done
+    [ -n "$url" ] || { echo "node $i printed no listening line in 30 s" >&2; return 1; }
+    CLUSTER_URLS=${CLUSTER_URLS:+$CLUSTER_URLS,}$url
+    CLUSTER_PIDS=${CLUSTER_PIDS:+$CLUSTER_PIDS,}${cluster_pids[-1]}
+  done
+}
+
+# SIGTERM every node (at most 10 s), then drop the schema.
+stop_cluster() {
+  local pid
+  for pid in "${cluster_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${cluster_pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  cluster_pids=()
+  [ -n "$CLUSTER_SCHEMA" ] && bench_psql "drop schema if exists $CLUSTER_SCHEMA cascade" || true
+  CLUSTER_SCHEMA=
+}

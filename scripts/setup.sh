@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 log() { printf '\n== setup: %s\n' "$*"; }
 
 # --- Debian packages: Chromium for the browser tests, CJK fonts so screenshots show the title,
-# the PostgreSQL client, a C toolchain.
+# the PostgreSQL client, nginx, a C toolchain.
 need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
@@ -18,6 +18,8 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 # The auth tests make RSA key pairs with openssl at test time (no private key is committed).
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# nginx in front of a cluster (deploy/nginx.conf); the browser cluster test runs its own copy.
+[ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

@@ -5,6 +5,10 @@
 //! carries `sender|seq|send-time-µs|`, so a receiver can measure latency and detect losses,
 //! duplicates and per-sender reordering on its own, without any coordination.
 //!
+//! Against a cluster (several URLs) clients are spread over the nodes round-robin in planning order,
+//! so every room has members on several nodes; each delivery is then counted as same-node or
+//! cross-node (sender and receiver connected to different nodes) with a latency histogram of its own.
+//!
 //! Pacing is either a closed loop (each sender keeps `window` messages in flight; a message
 //! completes when its ack arrives (v1) or when the sender receives its own broadcast (seed, which
 //! has no acks)) or an open loop at a fixed total rate, whose latency is measured from the
@@ -58,8 +62,9 @@ pub struct Group {
 /// Everything one message-load run needs.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
-    /// Server base URL, e.g. `http://127.0.0.1:3000`.
-    pub url: String,
+    /// Server base URLs, e.g. `http://127.0.0.1:3000`; with several (the nodes of a cluster)
+    /// client `i` connects to `urls[i % urls.len()]`.
+    pub urls: Vec<String>,
     /// Wire protocol.
     pub protocol: Protocol,
     /// The groups; the seed protocol has only the lobby, so it takes exactly one group.
@@ -74,8 +79,8 @@ pub struct LoadConfig {
     pub connect_concurrency: usize,
     /// Message text length in bytes (at least the header, padded with `x`).
     pub payload_bytes: usize,
-    /// Server process to read CPU and memory from, if known.
-    pub server_pid: Option<u32>,
+    /// Server processes to read CPU and memory from (summed over a cluster's nodes), if known.
+    pub server_pids: Vec<u32>,
     /// Print progress to stderr.
     pub progress: bool,
 }
@@ -146,11 +151,24 @@ struct RecvState {
     order_violations: u64,
     last_us: u64,
     hist: Option<Histogram<u32>>,
+    /// Cluster runs only: latencies of deliveries whose sender was on the receiver's node…
+    same_node: Option<Histogram<u32>>,
+    /// …and on another node.
+    cross_node: Option<Histogram<u32>>,
     tracks: HashMap<u32, Track>,
 }
 
+/// Where a delivery's sender was connected, relative to its receiver (cluster runs only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// One server: nothing to tell apart.
+    Single,
+    SameNode,
+    CrossNode,
+}
+
 impl RecvState {
-    fn on_message(&mut self, sender: u32, seq: u64, sent_us: u64, now: u64) {
+    fn on_message(&mut self, sender: u32, seq: u64, sent_us: u64, now: u64, route: Route) {
         self.received += 1;
         self.last_us = now;
         let track = self.tracks.entry(sender).or_default();
@@ -162,10 +180,16 @@ impl RecvState {
             self.order_violations += 1;
         }
         track.max_seq = Some(track.max_seq.map_or(seq, |m| m.max(seq)));
-        stats::record(
-            self.hist.get_or_insert_with(latency_histogram),
-            now.saturating_sub(sent_us),
-        );
+        let latency = now.saturating_sub(sent_us);
+        stats::record(self.hist.get_or_insert_with(latency_histogram), latency);
+        let by_route = match route {
+            Route::Single => None,
+            Route::SameNode => Some(&mut self.same_node),
+            Route::CrossNode => Some(&mut self.cross_node),
+        };
+        if let Some(h) = by_route {
+            stats::record(h.get_or_insert_with(latency_histogram), latency);
+        }
     }
 }
 
@@ -200,6 +224,8 @@ enum Role {
 
 struct Member {
     group: usize,
+    /// Index into [`LoadConfig::urls`] of the node this member connects to.
+    node: usize,
     role: Role,
 }
 
@@ -211,28 +237,13 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
         Pacing::Rate(_) => 0,
     };
 
-    // Plan every member; sender ids are global so texts identify them across groups.
-    let mut members = Vec::new();
-    let mut next_sender = 0u32;
-    for (g, group) in cfg.groups.iter().enumerate() {
-        for _ in 0..group.receivers {
-            members.push(Member {
-                group: g,
-                role: Role::Receiver(Arc::default()),
-            });
-        }
-        for _ in 0..group.senders {
-            members.push(Member {
-                group: g,
-                role: Role::Sender {
-                    id: next_sender,
-                    permits: Arc::new(Semaphore::new(window)),
-                    state: Arc::default(),
-                },
-            });
-            next_sender += 1;
-        }
+    if cfg.urls.is_empty() {
+        return Err(ClientError::Protocol("no server URL given".to_owned()));
     }
+    let n_nodes = cfg.urls.len();
+    let (members, sender_nodes) = plan(&cfg.groups, n_nodes, window);
+    let sender_count = u32::try_from(sender_nodes.len()).unwrap_or(u32::MAX);
+    let routes = (n_nodes > 1).then_some(&sender_nodes);
 
     let ticker = Ticker::start(cfg.progress, "connecting");
     let connect_started = Instant::now();
@@ -245,7 +256,8 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
     }
     let mut clients: Vec<(usize, Result<Client, ClientError>)> =
         futures_util::stream::iter(members.iter().enumerate().map(|(i, m)| {
-            let hook = make_hook(cfg.protocol, m, &totals);
+            let hook = make_hook(cfg.protocol, m, &totals, routes);
+            let url = &cfg.urls[m.node];
             let room = cfg.groups[m.group].room.clone();
             let connected = connected.clone();
             let join_retries = join_retries.clone();
@@ -255,7 +267,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
                     Protocol::V1 => Some(json!({ "name": format!("bench{i}") })),
                 };
                 let client = Client::connect_with(
-                    &cfg.url,
+                    url,
                     ConnectOptions {
                         auth,
                         on_event: Some(hook),
@@ -299,11 +311,16 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
         });
     }
 
+    let run_tag = run_tag();
     let gen_cpu = CpuMeter::start(None);
-    let srv_cpu = cfg.server_pid.map(|p| CpuMeter::start(Some(p)));
+    let srv_cpu: Vec<CpuMeter> = cfg
+        .server_pids
+        .iter()
+        .map(|&p| CpuMeter::start(Some(p)))
+        .collect();
     let start = Instant::now();
     let deadline = start + cfg.duration;
-    let n_senders = f64::from(next_sender.max(1));
+    let n_senders = f64::from(sender_count.max(1));
 
     let mut tasks = Vec::new();
     for (m, client) in members.iter().zip(&clients) {
@@ -312,6 +329,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
         };
         let job = SenderJob {
             client: client.clone(),
+            run: run_tag.clone(),
             id: *id,
             room: cfg.groups[m.group].room.clone(),
             protocol: cfg.protocol,
@@ -358,11 +376,17 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let gen_cpu_pct = gen_cpu.percent();
-    let srv_cpu_pct = srv_cpu.and_then(|m| m.percent());
+    // Summed over the nodes; unknown if any one cannot be read.
+    let srv_cpu_pct = (!srv_cpu.is_empty())
+        .then(|| srv_cpu.iter().map(CpuMeter::percent).sum::<Option<f64>>())
+        .flatten()
+        .map(stats::round1);
     ticker.finish();
 
     // Merge what every member saw.
     let mut hist = latency_histogram();
+    let mut same_node = latency_histogram();
+    let mut cross_node = latency_histogram();
     let mut ack_hist = latency_histogram();
     let (mut received, mut dups, mut order, mut last_us) = (0u64, 0u64, 0u64, 0u64);
     let (mut acks_ok, mut acks_failed, mut ack_timeouts, mut stalls) = (0u64, 0u64, 0u64, 0u64);
@@ -375,9 +399,15 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
                 dups += st.duplicates;
                 order += st.order_violations;
                 last_us = last_us.max(st.last_us);
-                if let Some(h) = &st.hist {
-                    // Same bounds everywhere, so adding cannot fail.
-                    let _ = hist.add(h);
+                // Same bounds everywhere, so adding cannot fail.
+                for (into, from) in [
+                    (&mut hist, &st.hist),
+                    (&mut same_node, &st.same_node),
+                    (&mut cross_node, &st.cross_node),
+                ] {
+                    if let Some(h) = from {
+                        let _ = into.add(h);
+                    }
                 }
             }
             Role::Sender { state, .. } => {
@@ -414,7 +444,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
         "protocol": cfg.protocol,
         "rooms": cfg.groups.len(),
         "receivers": receivers,
-        "senders": next_sender,
+        "senders": sender_count,
         "payload_bytes": cfg.payload_bytes,
         "duration_s": stats::round1(send_s),
         "connect_s": stats::round1(connect_s),
@@ -432,8 +462,13 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
         "join_retries": join_retries.load(Ordering::Relaxed),
         "gen_cpu_pct": gen_cpu_pct,
         "server_cpu_pct": srv_cpu_pct,
-        "server_rss_kib": cfg.server_pid.and_then(stats::rss_kib),
+        "server_rss_kib": rss_sum(&cfg.server_pids),
     });
+    if n_nodes > 1 {
+        out["nodes"] = json!(n_nodes);
+        out["latency_same_node_ms"] = stats::latency_json(&same_node);
+        out["latency_cross_node_ms"] = stats::latency_json(&cross_node);
+    }
     match cfg.pacing {
         Pacing::Window(w) => out["window"] = json!(w),
         Pacing::Rate(r) => out["rate"] = json!(r),
@@ -449,6 +484,69 @@ pub async fn run(cfg: &LoadConfig) -> Result<Value, ClientError> {
     }
     drop(clients);
     Ok(out)
+}
+
+/// Plans every member of every group and the node each one connects to; returns them with the
+/// node of each sender id. Sender ids are global so message texts identify them across groups.
+/// Nodes are handed out round-robin in planning order (a group's receivers, then its senders), so
+/// a group's members sit on consecutive nodes and every room spans several nodes.
+fn plan(groups: &[Group], n_nodes: usize, window: usize) -> (Vec<Member>, Arc<[usize]>) {
+    let n_nodes = n_nodes.max(1);
+    let mut members = Vec::new();
+    let mut sender_nodes = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        for _ in 0..group.receivers {
+            members.push(Member {
+                group: g,
+                node: members.len() % n_nodes,
+                role: Role::Receiver(Arc::default()),
+            });
+        }
+        for _ in 0..group.senders {
+            let node = members.len() % n_nodes;
+            members.push(Member {
+                group: g,
+                node,
+                role: Role::Sender {
+                    id: u32::try_from(sender_nodes.len()).unwrap_or(u32::MAX),
+                    permits: Arc::new(Semaphore::new(window)),
+                    state: Arc::default(),
+                },
+            });
+            sender_nodes.push(node);
+        }
+    }
+    (members, sender_nodes.into())
+}
+
+/// A tag unique to this run (wall-clock milliseconds and process id, base 36; a few characters).
+fn run_tag() -> Arc<str> {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{}{}", base36(ms), base36(u128::from(std::process::id()))).into()
+}
+
+fn base36(mut n: u128) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Resident memory of the server processes together (unknown if any one cannot be read).
+fn rss_sum(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| stats::rss_kib(p)).sum()
 }
 
 /// How long one `join` may take during setup before it is sent again.
@@ -484,11 +582,20 @@ async fn join_with_retry(
     }
 }
 
-fn make_hook(protocol: Protocol, m: &Member, totals: &Arc<Totals>) -> EventHook {
+/// `sender_nodes` (cluster runs only): the node of each sender id, to tell a receiver's
+/// same-node deliveries from cross-node ones.
+fn make_hook(
+    protocol: Protocol,
+    m: &Member,
+    totals: &Arc<Totals>,
+    sender_nodes: Option<&Arc<[usize]>>,
+) -> EventHook {
     match &m.role {
         Role::Receiver(st) => {
             let st = st.clone();
             let totals = totals.clone();
+            let sender_nodes = sender_nodes.cloned();
+            let my_node = m.node;
             Arc::new(move |name: &str, args: Vec<Value>| {
                 let Some(text) = event_text(protocol, name, &args) else {
                     return;
@@ -497,9 +604,19 @@ fn make_hook(protocol: Protocol, m: &Member, totals: &Arc<Totals>) -> EventHook 
                     return;
                 };
                 let now = now_us();
+                let route = match sender_nodes
+                    .as_deref()
+                    .map(|nodes| usize::try_from(sender).ok().and_then(|i| nodes.get(i)))
+                {
+                    None => Route::Single,
+                    Some(Some(&node)) if node == my_node => Route::SameNode,
+                    // A sender id this run never planned is not ours: counted as cross-node
+                    // rather than flattering the same-node figure.
+                    Some(_) => Route::CrossNode,
+                };
                 st.lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .on_message(sender, seq, t_us, now);
+                    .on_message(sender, seq, t_us, now, route);
                 totals.received.fetch_add(1, Ordering::Relaxed);
             })
         }
@@ -525,6 +642,9 @@ fn make_hook(protocol: Protocol, m: &Member, totals: &Arc<Totals>) -> EventHook 
 
 struct SenderJob {
     client: Arc<Client>,
+    /// Tag of this run in every `cid`: the server de-duplicates by room + cid, so a second run
+    /// against the same database (a cluster's PostgreSQL schema) must not reuse the first's.
+    run: Arc<str>,
     id: u32,
     room: String,
     protocol: Protocol,
@@ -599,7 +719,8 @@ impl SenderJob {
     }
 
     fn send_v1(&self, text: String, seq: u64) -> bool {
-        let data = json!({ "room": self.room, "text": text, "cid": format!("{}-{seq}", self.id) });
+        let cid = format!("{}-{}-{seq}", self.run, self.id);
+        let data = json!({ "room": self.room, "text": text, "cid": cid });
         let rx = match self.client.start_ack("send", &data) {
             Ok(rx) => rx,
             Err(_) => return false,
@@ -670,13 +791,75 @@ mod tests {
     #[test]
     fn receiver_counts_duplicates_and_reordering() {
         let mut st = RecvState::default();
-        st.on_message(1, 0, 0, 10);
-        st.on_message(1, 2, 0, 10);
-        st.on_message(1, 1, 0, 10);
-        st.on_message(1, 2, 0, 10);
-        st.on_message(2, 0, 0, 10);
+        st.on_message(1, 0, 0, 10, Route::Single);
+        st.on_message(1, 2, 0, 10, Route::Single);
+        st.on_message(1, 1, 0, 10, Route::Single);
+        st.on_message(1, 2, 0, 10, Route::Single);
+        st.on_message(2, 0, 0, 10, Route::Single);
         assert_eq!(st.received, 5);
         assert_eq!(st.duplicates, 1);
         assert_eq!(st.order_violations, 1);
+        assert!(st.same_node.is_none() && st.cross_node.is_none());
+    }
+
+    #[test]
+    fn receiver_splits_latency_by_route() {
+        let mut st = RecvState::default();
+        st.on_message(1, 0, 0, 1_000, Route::SameNode);
+        st.on_message(2, 0, 0, 5_000, Route::CrossNode);
+        st.on_message(2, 1, 0, 7_000, Route::CrossNode);
+        st.on_message(2, 1, 0, 9_000, Route::CrossNode); // duplicate: not a delivery
+        assert_eq!(st.hist.as_ref().map(Histogram::len), Some(3));
+        assert_eq!(st.same_node.as_ref().map(Histogram::len), Some(1));
+        assert_eq!(st.cross_node.as_ref().map(Histogram::len), Some(2));
+    }
+
+    #[test]
+    fn members_are_spread_round_robin() {
+        let groups = [
+            Group {
+                room: "a".to_owned(),
+                senders: 1,
+                receivers: 2,
+            },
+            Group {
+                room: "b".to_owned(),
+                senders: 2,
+                receivers: 1,
+            },
+        ];
+        let (members, sender_nodes) = plan(&groups, 2, 1);
+        let nodes: Vec<usize> = members.iter().map(|m| m.node).collect();
+        assert_eq!(nodes, [0, 1, 0, 1, 0, 1]);
+        assert_eq!(&*sender_nodes, &[0, 0, 1]);
+        let (single, sender_nodes) = plan(&groups, 1, 1);
+        assert!(single.iter().all(|m| m.node == 0));
+        assert_eq!(&*sender_nodes, &[0, 0, 0]);
+    }
+
+    #[test]
+    fn receiver_hook_tells_same_node_from_cross_node() {
+        let totals = Arc::new(Totals::default());
+        let nodes: Arc<[usize]> = vec![0, 1].into();
+        let receiver = Member {
+            group: 0,
+            node: 1,
+            role: Role::Receiver(Arc::default()),
+        };
+        let hook = make_hook(Protocol::V1, &receiver, &totals, Some(&nodes));
+        let msg = |sender: u32, seq: u64| {
+            vec![json!({ "room": "lobby", "text": make_text(sender, seq, 0, 32) })]
+        };
+        hook("message", msg(0, 0)); // sender 0 on node 0: cross-node
+        hook("message", msg(1, 0)); // sender 1 on node 1: same node
+        hook("message", msg(1, 1));
+        hook("message", msg(9, 0)); // not a sender of this run: cross-node
+        let Role::Receiver(st) = &receiver.role else {
+            unreachable!("built as a receiver")
+        };
+        let st = st.lock().unwrap_or_else(|e| e.into_inner());
+        assert_eq!(st.cross_node.as_ref().map(Histogram::len), Some(2));
+        assert_eq!(st.same_node.as_ref().map(Histogram::len), Some(2));
+        assert_eq!(totals.received.load(Ordering::Relaxed), 4);
     }
 }

@@ -56,18 +56,26 @@ enum Cmd {
 
 #[derive(Args)]
 struct Common {
-    /// Server base URL.
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    url: String,
+    /// Server base URL. `fanout` and `rooms` take several (repeat the flag or give a comma list),
+    /// the nodes of a cluster: clients are spread over them round-robin and cross-node
+    /// deliveries get their own latency figures.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:3000",
+        value_delimiter = ',',
+        num_args = 1
+    )]
+    url: Vec<String>,
     /// Label of the server under test in the results (e.g. ours, node).
     #[arg(long, default_value = "server")]
     target: String,
     /// Name of this case in the results (defaults to a description of the parameters).
     #[arg(long)]
     case: Option<String>,
-    /// Server process id: its CPU and memory are reported.
-    #[arg(long, alias = "server-pid")]
-    pid: Option<u32>,
+    /// Server process id: its CPU and memory are reported (`fanout`, `rooms`: repeatable or a
+    /// comma list, summed over a cluster's nodes).
+    #[arg(long, alias = "server-pid", value_delimiter = ',', num_args = 1)]
+    pid: Vec<u32>,
     /// Append the JSON result line to this file as well.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -202,6 +210,22 @@ struct SoakArgs {
     task_tolerance: u64,
 }
 
+impl Common {
+    /// The one server of a scenario that measures a single process (idle, storm, soak).
+    fn single_server(&self, scenario: &str) -> anyhow::Result<(String, Option<u32>)> {
+        let [url] = self.url.as_slice() else {
+            bail!(
+                "{scenario} takes one --url (it measures one server); got {}",
+                self.url.len()
+            );
+        };
+        if self.pid.len() > 1 {
+            bail!("{scenario} takes one --pid; got {}", self.pid.len());
+        }
+        Ok((url.clone(), self.pid.first().copied()))
+    }
+}
+
 fn secs(s: f64) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(s).with_context(|| format!("not a duration in seconds: {s}"))
 }
@@ -216,7 +240,8 @@ fn emit(
         "scenario": scenario,
         "case": common.case.clone().unwrap_or(default_case),
         "target": common.target,
-        "url": common.url,
+        // One URL as it always was; a cluster's nodes comma-separated.
+        "url": common.url.join(","),
         "unix_time": std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -261,7 +286,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 bail!("the seed protocol has only the lobby");
             }
             let cfg = LoadConfig {
-                url: a.common.url.clone(),
+                urls: a.common.url.clone(),
                 protocol: a.protocol,
                 groups: vec![Group {
                     room: a.room.clone(),
@@ -273,7 +298,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 drain: secs(a.pace.drain)?,
                 connect_concurrency: a.pace.connect_concurrency,
                 payload_bytes: a.pace.payload,
-                server_pid: a.common.pid,
+                server_pids: a.common.pid.clone(),
                 progress: !a.common.quiet,
             };
             let name = format!(
@@ -299,7 +324,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 })
                 .collect();
             let cfg = LoadConfig {
-                url: a.common.url.clone(),
+                urls: a.common.url.clone(),
                 protocol: Protocol::V1,
                 groups,
                 pacing: a.pace.pacing(),
@@ -307,7 +332,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 drain: secs(a.pace.drain)?,
                 connect_concurrency: a.pace.connect_concurrency,
                 payload_bytes: a.pace.payload,
-                server_pid: a.common.pid,
+                server_pids: a.common.pid.clone(),
                 progress: !a.common.quiet,
             };
             let name = format!("rooms-{}x{}-{}", a.rooms, a.members, a.pace.describe());
@@ -315,26 +340,27 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             emit(&a.common, "rooms", name, body)
         }
         Cmd::Idle(a) => {
-            let cfg = conn_config(&a)?;
+            let cfg = conn_config(&a, "idle")?;
             let body = conns::idle(&cfg).await;
             let name = format!("idle-{}", a.connections);
             emit(&a.common, "idle", name, body)
         }
         Cmd::Storm(a) => {
-            let cfg = conn_config(&a)?;
+            let cfg = conn_config(&a, "storm")?;
             let body = conns::storm(&cfg).await;
             let name = format!("storm-{}-c{}", a.connections, a.concurrency);
             emit(&a.common, "storm", name, body)
         }
         Cmd::Soak(a) => {
+            let (url, server_pid) = a.common.single_server("soak")?;
             let cfg = SoakConfig {
-                url: a.common.url.clone(),
+                url,
                 duration: secs(a.duration)?,
                 clients: a.clients,
                 rooms: a.rooms,
                 messages: a.messages,
                 settle: secs(a.settle)?,
-                server_pid: a.common.pid,
+                server_pid,
                 rss_growth_pct: a.rss_growth_pct,
                 fd_tolerance: a.fd_tolerance,
                 task_tolerance: a.task_tolerance,
@@ -367,13 +393,14 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     }
 }
 
-fn conn_config(a: &ConnArgs) -> anyhow::Result<ConnConfig> {
+fn conn_config(a: &ConnArgs, scenario: &str) -> anyhow::Result<ConnConfig> {
+    let (url, server_pid) = a.common.single_server(scenario)?;
     Ok(ConnConfig {
-        url: a.common.url.clone(),
+        url,
         connections: a.connections,
         concurrency: a.concurrency,
         protocol: a.protocol,
-        server_pid: a.common.pid,
+        server_pid,
         hold: secs(a.hold)?,
         progress: !a.common.quiet,
     })

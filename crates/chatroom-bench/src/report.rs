@@ -52,6 +52,19 @@ pub fn summary_line(r: &Value) -> String {
                     g("/ack_latency_ms/p99")
                 );
             }
+            if r.get("nodes").is_some() {
+                let _ = write!(
+                    s,
+                    "; {} nodes: cross-node p50 {} p99 {} ms ({} deliveries), same-node p50 {} p99 {} ms ({})",
+                    g("/nodes"),
+                    g("/latency_cross_node_ms/p50"),
+                    g("/latency_cross_node_ms/p99"),
+                    g("/latency_cross_node_ms/count"),
+                    g("/latency_same_node_ms/p50"),
+                    g("/latency_same_node_ms/p99"),
+                    g("/latency_same_node_ms/count"),
+                );
+            }
             let _ = write!(
                 s,
                 "; generator CPU {}%, server CPU {}%",

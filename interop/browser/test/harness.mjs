@@ -32,13 +32,14 @@ export function serverBinary() {
  * Starts `chatroom` on 127.0.0.1 with `--port 0`, a fresh SQLite db in a temp dir and `--rate-limit off`.
  * `opts.seedViews`: serve interop/browser/fixtures/seed-index.html as the page (via `--views`).
  * `opts.args`: more flags (e.g. `['--allowed-origins', origin]`).
- * Resolves to { url, stop(), logs() }.
+ * `opts.db`: another `--db` URL instead of the fresh SQLite file (e.g. a PostgreSQL schema).
+ * Resolves to { url, pid, stop(), kill(signal), logs() }.
  */
 export async function startServer(opts = {}) {
   const bin = serverBinary();
   if (!existsSync(bin)) throw new Error(`chatroom binary not found at ${bin} (build it or set CHATROOM_BIN)`);
   const dir = await mkdtemp(path.join(tmpdir(), 'chatroom-browser-'));
-  const args = ['--host', '127.0.0.1', '--port', '0', '--db', `sqlite://${dir}/chat.db`, '--rate-limit', 'off'];
+  const args = ['--host', '127.0.0.1', '--port', '0', '--db', opts.db || `sqlite://${dir}/chat.db`, '--rate-limit', 'off'];
   if (opts.seedViews) {
     const views = path.join(dir, 'views');
     await mkdir(views);
@@ -71,7 +72,13 @@ export async function startServer(opts = {}) {
 
   return {
     url,
+    pid: child.pid,
     logs: () => stderr,
+    /** Sends `signal` (e.g. SIGKILL) and resolves once the process is gone. */
+    async kill(signal) {
+      if (!exited) child.kill(signal);
+      return exit;
+    },
     async stop() {
       if (!exited) {
         child.kill('SIGTERM');

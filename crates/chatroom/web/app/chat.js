@@ -956,13 +956,25 @@
 
   // ---------- connection ----------
 
+  /**
+   * `?transport=polling` or `?transport=websocket` in the page's URL pins the client to one
+   * transport (checking a proxy's sticky routing or WebSocket support, docs/DEPLOY.md); without
+   * it (or with another value) the client's default applies: WebSocket, long-polling if that fails.
+   */
+  function transportsFromUrl() {
+    var wanted = null;
+    try { wanted = new URLSearchParams(window.location.search).get('transport'); } catch (e) { /* old browser */ }
+    if (wanted === 'polling' || wanted === 'websocket') return [wanted];
+    return undefined;
+  }
+
   function connect() {
     if (typeof window.io !== 'function') {
       setStatus('offline', 'Client failed to load');
       return;
     }
     setStatus('connecting', 'Connecting…');
-    var socket = window.io({ auth: authFor(state.name) });
+    var socket = window.io({ auth: authFor(state.name), transports: transportsFromUrl() });
     state.socket = socket;
     socket.on('connect', onConnect);
     socket.on('disconnect', onDisconnect);
