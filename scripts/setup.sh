@@ -18,6 +18,8 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # The server's allocator (tikv-jemalloc-sys) compiles jemalloc's C: a C compiler and make.
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+# The auth tests make RSA key pairs with openssl at test time (no private key is committed).
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # nginx in front of a cluster (deploy/nginx.conf); the browser cluster test runs its own copy.
 [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 # The TLS interop test makes its certificate with the openssl CLI.

@@ -51,6 +51,31 @@ pub enum ChatError {
     /// The client's address already holds as many connections as it may.
     #[error("too many connections from this address")]
     TooManyConnections,
+    /// The sign-in the server requires is missing or invalid (no token, a wrong shared token,
+    /// a JWT that is malformed, badly signed, of another algorithm or without `exp`).
+    #[error("sign-in required: the token is missing or not valid")]
+    Unauthorized,
+    /// The JWT's `exp` has passed.
+    #[error("the sign-in token has expired; get a new one")]
+    TokenExpired,
+    /// The user's role does not allow this action; nothing changed.
+    #[error("your role does not allow this")]
+    Forbidden,
+    /// The user or address is banned; `until_ms` is when the ban ends (`None`: never).
+    #[error("you are banned")]
+    Banned {
+        /// Milliseconds since the Unix epoch when the ban ends, if it does.
+        until_ms: Option<i64>,
+    },
+    /// The user is muted (in this room or everywhere) for `retry_ms` more milliseconds.
+    #[error("you are muted; you may write again in {retry_ms} ms")]
+    Muted {
+        /// Milliseconds until the mute ends.
+        retry_ms: u64,
+    },
+    /// The message or user a moderation action names does not exist (or is not connected).
+    #[error("no such {0}")]
+    NotFound(&'static str),
 }
 
 impl ChatError {
@@ -69,13 +94,19 @@ impl ChatError {
             ChatError::TooManyRooms { .. } => "too_many_rooms",
             ChatError::TooManyConnections => "too_many_connections",
             ChatError::InvalidIdentity => "invalid_identity",
+            ChatError::Unauthorized => "unauthorized",
+            ChatError::TokenExpired => "token_expired",
+            ChatError::Forbidden => "forbidden",
+            ChatError::Banned { .. } => "banned",
+            ChatError::Muted { .. } => "muted",
+            ChatError::NotFound(_) => "not_found",
         }
     }
 
     /// Milliseconds the client should wait before retrying, where that is known.
     pub fn retry_ms(&self) -> Option<u64> {
         match self {
-            ChatError::RateLimited { retry_ms } => Some(*retry_ms),
+            ChatError::RateLimited { retry_ms } | ChatError::Muted { retry_ms } => Some(*retry_ms),
             _ => None,
         }
     }
@@ -101,6 +132,12 @@ mod tests {
             ChatError::TooManyRooms { max: 1 },
             ChatError::TooManyConnections,
             ChatError::InvalidIdentity,
+            ChatError::Unauthorized,
+            ChatError::TokenExpired,
+            ChatError::Forbidden,
+            ChatError::Banned { until_ms: None },
+            ChatError::Muted { retry_ms: 1 },
+            ChatError::NotFound("message"),
         ];
         let codes: HashSet<_> = all.iter().map(ChatError::code).collect();
         assert_eq!(codes.len(), all.len());
@@ -113,8 +150,9 @@ mod tests {
     }
 
     #[test]
-    fn only_rate_limited_has_retry_ms() {
+    fn only_rate_limited_and_muted_have_retry_ms() {
         assert_eq!(ChatError::RateLimited { retry_ms: 7 }.retry_ms(), Some(7));
+        assert_eq!(ChatError::Muted { retry_ms: 8 }.retry_ms(), Some(8));
         assert_eq!(ChatError::Empty.retry_ms(), None);
     }
 }

@@ -9,12 +9,14 @@
 //! - [`message`]: [`NewMessage`] (checked input), [`Message`] (stored), [`Cid`].
 //! - [`error`]: [`ChatError`] and its wire codes.
 //! - [`presence`]: room membership bookkeeping.
+//! - [`role`]: [`Role`], what a signed-in user may do besides chatting.
 
 pub mod error;
 pub mod message;
 pub mod name;
 pub mod names;
 pub mod presence;
+pub mod role;
 pub mod room;
 pub mod user;
 
@@ -23,6 +25,7 @@ pub use message::{Cid, Limits, Message, MessageId, NewMessage, RoomSeq};
 pub use name::{NameKey, UserName};
 pub use names::NameRegistry;
 pub use presence::Presence;
+pub use role::Role;
 pub use room::RoomName;
 pub use user::UserId;
 

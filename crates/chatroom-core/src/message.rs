@@ -160,6 +160,10 @@ pub struct Message {
     /// The sender's user id, if it was known; `"uid"` on the wire.
     #[serde(rename = "uid", skip_serializing_if = "Option::is_none", default)]
     pub user_id: Option<UserId>,
+    /// Removed by a moderator: a tombstone, stored with empty text (which no `send` can
+    /// produce); `"deleted": true` on the wire, absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub deleted: bool,
 }
 
 impl Message {
@@ -174,6 +178,16 @@ impl Message {
             ts: new.ts,
             cid: new.cid.as_ref().map(|c| c.as_str().to_owned()),
             user_id: new.user_id.clone(),
+            deleted: false,
+        }
+    }
+
+    /// What is left of this message after a moderator removed it: no text, `deleted` set.
+    pub fn into_tombstone(self) -> Self {
+        Self {
+            text: String::new(),
+            deleted: true,
+            ..self
         }
     }
 }

@@ -51,12 +51,14 @@ mod backend;
 mod batch;
 mod error;
 mod memory;
+mod moderation;
 mod postgres;
 mod retention;
 mod sql;
 mod sqlite;
 
 pub use error::StoreError;
+pub use moderation::{AuditEntry, Ban, MAX_AUDIT_PAGE, NewAudit, NewBan};
 pub use retention::{
     DEFAULT_PURGE_BATCH, PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy,
 };

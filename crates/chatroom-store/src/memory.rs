@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 #[derive(Clone, Default)]
 pub(crate) struct MemoryBackend {
     state: Arc<Mutex<State>>,
+    /// Bans and audit (crate::moderation).
+    pub(crate) moderation: crate::moderation::SharedTables,
 }
 
 #[derive(Default)]
@@ -74,6 +76,26 @@ impl MemoryBackend {
         // A panic while holding the lock cannot leave State half-updated (see insert_batch),
         // so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Empties message `id`'s text, as the SQL backends' tombstone does; the tombstone.
+    pub(crate) fn tombstone(&self, id: MessageId) -> Option<Message> {
+        let mut state = self.lock();
+        let room = state
+            .rooms
+            .iter()
+            .find(|(_, all)| all.binary_search_by_key(&id, |m| m.id).is_ok())
+            .map(|(room, _)| room.clone())?;
+        let all = state.rooms.get_mut(&room)?;
+        let at = all.binary_search_by_key(&id, |m| m.id).ok()?;
+        let tombstone = Arc::new(Message::clone(&all[at]).into_tombstone());
+        all[at] = Arc::clone(&tombstone);
+        if let Some(cid) = &tombstone.cid {
+            state
+                .cids
+                .insert((room, cid.clone()), Arc::clone(&tombstone));
+        }
+        Some(Message::clone(&tombstone))
     }
 }
 

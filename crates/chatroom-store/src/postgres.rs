@@ -115,7 +115,7 @@ async fn purge_locked(
 #[derive(Clone)]
 pub(crate) struct PgBackend {
     write: PgPool,
-    read: PgPool,
+    pub(crate) read: PgPool,
 }
 
 /// Connects to `url`, creates the `schema=` schema if one is named, and runs the migrations.

@@ -24,12 +24,14 @@ impl From<MessageRow> for Message {
             seq: r.seq,
             room: r.room,
             name: r.name,
-            text: r.text,
             ts: r.ts,
             cid: r.cid,
             // Only validated ids are written; one that no longer validates (rules tightened
             // later) is shown without attribution rather than failing the whole page.
             user_id: r.user_id.and_then(|u| UserId::try_from(u).ok()),
+            // A moderator's delete leaves the row with empty text (crate::moderation).
+            deleted: r.text.is_empty(),
+            text: r.text,
         }
     }
 }

@@ -48,7 +48,7 @@ type DeleteQuery<'q> = sqlx::query::QueryAs<'q, Sqlite, (String, i64), SqliteArg
 #[derive(Clone)]
 pub(crate) struct SqliteBackend {
     write: SqlitePool,
-    read: SqlitePool,
+    pub(crate) read: SqlitePool,
     /// `sqlite::memory:`: its one connection is the database and must never be closed.
     in_memory: bool,
 }
@@ -119,7 +119,7 @@ impl SqliteBackend {
     /// transaction open for good: every following "commit" only released a savepoint, acks went
     /// out, and nothing reached the database (found by the soak with the disk filled and freed
     /// again; `tests/contract.rs` `sqlite_writer_recovers_after_the_disk_was_full`).
-    async fn write<T>(
+    pub(crate) async fn write<T>(
         &self,
         work: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

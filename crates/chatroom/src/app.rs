@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::http::page::Page;
 use crate::identity::IdentityKeys;
 use crate::metrics::Metrics;
+use crate::moderation::Moderation;
 use crate::net::listener::Connections;
 use crate::readiness::Readiness;
 use crate::shutdown::Drain;
@@ -49,6 +50,8 @@ pub struct Shared {
     pub connections: Connections,
     /// This node's cluster handle (`--redis`); `None` for a single node.
     pub cluster: Option<Arc<Cluster>>,
+    /// Bans, mutes and the Socket.IO handle moderation acts through.
+    pub moderation: Moderation,
 }
 
 impl App {
@@ -80,6 +83,7 @@ impl App {
             readiness,
             drain: Drain::default(),
             cluster,
+            moderation: Moderation::default(),
         }))
     }
 

@@ -6,6 +6,7 @@
 pub mod cluster;
 pub mod limits;
 
+use crate::auth::{AdminToken, AuthKind, AuthMode};
 use chatroom_store::RetentionPolicy;
 use clap::Parser;
 use limits::{
@@ -152,6 +153,28 @@ pub struct Cli {
     /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1)
     #[arg(long, env = "CHATROOM_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Who may connect: `open` (anyone), `token` (auth.token must equal --auth-secret) or `jwt` (a signed JWT in auth.token) [default: open]
+    #[arg(long, env = "CHATROOM_AUTH", value_name = "open|token|jwt")]
+    pub auth: Option<AuthKind>,
+    /// The shared secret of `--auth token`, or the HS256 key of `--auth jwt`
+    #[arg(
+        long,
+        env = "CHATROOM_AUTH_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub auth_secret: Option<String>,
+    /// PEM file with the RSA public key that verifies RS256 tokens of `--auth jwt`
+    #[arg(long, env = "CHATROOM_JWT_PUBLIC_KEY", value_name = "FILE")]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Bearer token of the admin HTTP API under /api/admin/ (at least 16 bytes) [default: API off]
+    #[arg(
+        long,
+        env = "CHATROOM_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
     /// Redis URL (redis://HOST:PORT[/DB]): joins this node to a cluster sharing the PostgreSQL --db [default: one node, no Redis]
     #[arg(long, env = "CHATROOM_REDIS", value_name = "URL")]
     pub redis: Option<String>,
@@ -200,6 +223,10 @@ struct FileConfig {
     retention_interval: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    auth: Option<String>,
+    auth_secret: Option<String>,
+    jwt_public_key: Option<PathBuf>,
+    admin_token: Option<String>,
     redis: Option<String>,
     redis_prefix: Option<String>,
     node_name: Option<String>,
@@ -308,6 +335,10 @@ pub struct Config {
     pub retention_interval: Duration,
     /// Serve HTTPS/WSS with this certificate and key; `None` = plain HTTP.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// Who may connect (`--auth` with its secret or key).
+    pub auth: AuthMode,
+    /// The admin API's bearer token; `None`: every admin request is refused.
+    pub admin_token: Option<AdminToken>,
     /// Cluster membership (`--redis`); `None`: a single node.
     pub cluster: Option<cluster::ClusterConfig>,
 }
@@ -405,8 +436,31 @@ impl Config {
                 });
             }
         };
+        let invalid =
+            |(setting, message): (&'static str, String)| ConfigError::Invalid { setting, message };
+        let auth_kind = match cli.auth {
+            Some(kind) => kind,
+            None => file_value("auth", file.auth.as_deref(), |s| s.parse())?.unwrap_or_default(),
+        };
+        let auth = AuthMode::from_settings(
+            auth_kind,
+            cli.auth_secret.as_deref().or(file.auth_secret.as_deref()),
+            cli.jwt_public_key
+                .as_deref()
+                .or(file.jwt_public_key.as_deref()),
+        )
+        .map_err(invalid)?;
+        let admin_token = cli
+            .admin_token
+            .as_deref()
+            .or(file.admin_token.as_deref())
+            .map(AuthMode::admin_token)
+            .transpose()
+            .map_err(invalid)?;
         let config = Config {
             tls,
+            auth,
+            admin_token,
             retention: RetentionPolicy {
                 max_age: retention_days.map(|d| Duration::from_secs(u64::from(d) * 86_400)),
                 per_room: retention_per_room,
@@ -573,6 +627,8 @@ impl Config {
             retention: RetentionPolicy::default(),
             retention_interval: DEFAULT_RETENTION_INTERVAL,
             tls: None,
+            auth: AuthMode::Open,
+            admin_token: None,
             cluster: None,
         }
     }
@@ -748,6 +804,47 @@ mod tests {
             let error = parse(bad).unwrap_err().to_string();
             assert!(error.contains("both"), "{bad:?}: {error}");
         }
+    }
+
+    #[test]
+    fn auth_settings_from_flags_and_file() {
+        let c = parse(&[]).unwrap();
+        assert!(matches!(c.auth, AuthMode::Open));
+        assert!(c.admin_token.is_none());
+        let c = parse(&[
+            "--auth",
+            "token",
+            "--auth-secret",
+            "sixteen bytes!!!",
+            "--admin-token",
+            "an admin token of 16+",
+        ])
+        .unwrap();
+        assert!(matches!(c.auth, AuthMode::Token(_)));
+        assert!(
+            c.admin_token
+                .is_some_and(|t| t.matches(b"an admin token of 16+"))
+        );
+        let secret = "s".repeat(32);
+        let c =
+            Config::from_toml(&format!("auth = \"jwt\"\nauth_secret = \"{secret}\"\n")).unwrap();
+        assert!(matches!(c.auth, AuthMode::Jwt(_)));
+        assert!(
+            !format!("{c:?}").contains(&secret),
+            "Debug must not show the secret"
+        );
+        for bad in [
+            &["--auth", "jwt"][..],
+            &["--auth", "token"],
+            &["--auth", "sso"],
+            &["--auth-secret", "sixteen bytes!!!"],
+            &["--auth", "jwt", "--auth-secret", "too short for HS256"],
+            &["--auth", "jwt", "--jwt-public-key", "/nonexistent.pem"],
+            &["--admin-token", "short"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Config::from_toml("auth = \"jwt\"\n").is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - [`readiness`]: the named checks behind `/readyz`.
 //! - [`socket`]: the handshake and one file per wire event; [`socket::deliver`] emits messages.
 //! - [`identity`]: signed identity tokens, so a user keeps its id across reconnects.
+//! - [`auth`]: who may connect (`--auth open|token|jwt`); [`moderation`]: roles' powers.
 //! - [`net`]: the network edge — accept, timeouts, connection limits, client address.
 //! - [`logging`]: tracing setup (text without colours off a terminal, or JSON lines).
 //! - [`refusal`]: rate-limited logging of every refused input.
@@ -22,6 +23,7 @@
 //! - [`cluster`]: `--redis`: relay, room order and presence across nodes.
 
 pub mod app;
+pub mod auth;
 pub mod clock;
 pub mod cluster;
 pub mod config;
@@ -29,6 +31,7 @@ pub mod http;
 pub mod identity;
 pub mod logging;
 pub mod metrics;
+pub mod moderation;
 pub mod net;
 pub mod protocol;
 pub mod readiness;
@@ -121,6 +124,7 @@ impl Server {
         let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let (store, feed) = Store::open(&config.db).await?;
         let identity = IdentityKeys::new(&store.secret(IDENTITY_SECRET).await?);
+        let bans = store.bans(clock::now_ms()).await?;
         let (cluster, tasks) = match &config.cluster {
             Some(settings) => {
                 let (cluster, tasks) = cluster::Cluster::connect(settings.clone()).await?;
@@ -137,6 +141,7 @@ impl Server {
                 Box::pin(async move { up.then_some(()).ok_or_else(|| "not connected".to_owned()) })
             });
         }
+        app.moderation.replace_bans(bans);
         Ok(Self {
             app,
             feed,
@@ -179,6 +184,8 @@ impl Server {
             .connect_timeout(config.connect_timeout)
             .build_svc();
         socket::register(&io);
+        app.moderation.attach(io.clone());
+        let bans = tokio::spawn(moderation::refresh_bans(app.clone()));
         let deliver = match (&app.cluster, cluster) {
             (Some(handle), Some(tasks)) => {
                 let tasks =
@@ -247,6 +254,8 @@ impl Server {
         // Before closing the store: a round in progress holds a connection the close waits for.
         purge.abort();
         let _ = purge.await;
+        bans.abort();
+        let _ = bans.await;
         if let Some(cluster) = &app.cluster {
             cluster.leave(Duration::from_secs(1)).await;
         }

@@ -37,6 +37,14 @@ pub mod inbound {
     pub const ROOMS: &str = "rooms";
     /// Change one's name.
     pub const RENAME: &str = "rename";
+    /// Moderators: turn a message into a tombstone.
+    pub const DELETE: &str = "delete";
+    /// Moderators: disconnect a user.
+    pub const KICK: &str = "kick";
+    /// Moderators: ban a name or an address.
+    pub const BAN: &str = "ban";
+    /// Moderators: stop a user writing for a while.
+    pub const MUTE: &str = "mute";
 }
 
 /// Decodes a request payload, mapping any shape error to `bad_request`.
@@ -101,6 +109,46 @@ pub struct RenameReq {
     pub name: serde_json::Value,
 }
 
+/// `delete` `{id}`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteReq {
+    /// The message's id.
+    pub id: MessageId,
+}
+
+/// `kick` `{name, reason?}`.
+#[derive(Debug, Deserialize)]
+pub struct KickReq {
+    /// Who (a connected user's name).
+    pub name: String,
+    /// Why, shown to the user.
+    pub reason: Option<String>,
+}
+
+/// `ban` `{name | ip, minutes?, reason?}`.
+#[derive(Debug, Deserialize)]
+pub struct BanReq {
+    /// A name (connected or not).
+    pub name: Option<String>,
+    /// Or a client address.
+    pub ip: Option<String>,
+    /// Length; absent: permanent.
+    pub minutes: Option<u64>,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// `mute` `{name, room?, minutes}`.
+#[derive(Debug, Deserialize)]
+pub struct MuteReq {
+    /// Who (a connected user's name).
+    pub name: String,
+    /// Only in this room; absent: everywhere.
+    pub room: Option<String>,
+    /// Length.
+    pub minutes: u64,
+}
+
 /// `welcome` payload.
 #[derive(Debug, Serialize)]
 pub struct Welcome<'a> {
@@ -113,6 +161,11 @@ pub struct Welcome<'a> {
     pub identity: Option<String>,
     /// Rooms it is in.
     pub rooms: Vec<&'a str>,
+    /// `user`, `moderator` or `admin` (from a JWT sign-in; `user` otherwise).
+    pub role: &'a str,
+    /// When the sign-in ends (a JWT's `exp`), ms since the Unix epoch; absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 /// `presence` payload.
@@ -281,6 +334,21 @@ pub enum Claim {
     Named(UserName, Option<String>),
 }
 
+/// The handshake's `auth.token` (the sign-in of `--auth token|jwt`): `Ok(None)` if absent,
+/// `Unauthorized` if it is there but not a string.
+pub fn auth_token(
+    auth: &Option<Result<serde_json::Value, String>>,
+) -> Result<Option<&str>, ChatError> {
+    let Some(Ok(serde_json::Value::Object(fields))) = auth else {
+        return Ok(None);
+    };
+    match fields.get("token") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(token)) => Ok(Some(token)),
+        Some(_) => Err(ChatError::Unauthorized),
+    }
+}
+
 /// Reads the handshake's `auth`: `None` if the client sent none, else the decoded JSON or the
 /// parser's complaint. Pure, so the rules are unit-tested and fuzzed without a socket.
 pub fn parse_auth(auth: Option<Result<serde_json::Value, String>>) -> Result<Claim, ChatError> {
@@ -378,5 +446,18 @@ mod tests {
             parse_auth(Some(Err("eof".into()))),
             Err(ChatError::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn auth_token_rules() {
+        assert_eq!(auth_token(&None), Ok(None));
+        assert_eq!(auth_token(&Some(Ok(json!({"name": "a"})))), Ok(None));
+        assert_eq!(auth_token(&Some(Ok(json!({"token": null})))), Ok(None));
+        assert_eq!(auth_token(&Some(Ok(json!({"token": "t"})))), Ok(Some("t")));
+        assert_eq!(
+            auth_token(&Some(Ok(json!({"token": 5})))),
+            Err(ChatError::Unauthorized)
+        );
+        assert_eq!(auth_token(&Some(Ok(json!("x")))), Ok(None));
     }
 }

@@ -1,8 +1,9 @@
 //! HTTP routes beside Socket.IO: the page, its assets, our browser client, the health and
-//! readiness checks and the metrics.
+//! readiness checks, the metrics and the admin API (`/api/admin/`).
 //! Everything else falls through to the Socket.IO service (`/socket.io/…`); the client script
 //! is routed first because socketioxide would otherwise claim every path under `/socket.io/`.
 
+pub mod admin;
 pub mod assets;
 pub mod health;
 pub mod metrics;
@@ -33,6 +34,7 @@ pub fn router(app: App, io: SocketIo) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .nest("/api/admin", admin::routes(app.clone()))
         .layer(Extension(io))
         .with_state(app)
 }

@@ -42,6 +42,9 @@ async fn queue_seed_message(
     }
     let message = NewMessage::seed(cx.session.name(), text, crate::clock::now_ms())?
         .by(cx.session.user_id.clone());
+    cx.app
+        .moderation
+        .check_mute(&cx.session.user_id, &message.room, message.ts)?;
     cx.session.check_rate(Metered::Message)?;
     send::queue(cx, message).await
 }

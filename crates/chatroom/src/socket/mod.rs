@@ -4,13 +4,17 @@
 
 pub mod announce;
 pub mod auth;
+pub mod ban;
 pub mod chat_message;
 pub mod crowd;
+pub mod delete;
 pub mod deliver;
 pub mod history;
 pub mod inbox;
 pub mod join;
+pub mod kick;
 pub mod leave;
+pub mod mute;
 pub mod rename;
 pub mod reply;
 pub mod rooms;
@@ -72,6 +76,10 @@ pub async fn dispatch(cx: &Connection, event: &str, data: Option<serde_json::Val
         inbound::TYPING => typing::on_typing(cx, data, reply).await,
         inbound::ROOMS => rooms::on_rooms(cx, data, reply).await,
         inbound::RENAME => rename::on_rename(cx, data, reply).await,
+        inbound::DELETE => delete::on_delete(cx, data, reply).await,
+        inbound::KICK => kick::on_kick(cx, data, reply).await,
+        inbound::BAN => ban::on_ban(cx, data, reply).await,
+        inbound::MUTE => mute::on_mute(cx, data, reply).await,
         _ => reply.send::<crate::protocol::Done>(Err(ChatError::BadRequest(format!(
             "unknown event {:?}",
             event.chars().take(64).collect::<String>()
@@ -112,11 +120,18 @@ pub async fn connect(cx: &Connection) {
     let welcome = Welcome {
         name: name.as_str(),
         user_id: session.user_id.as_str(),
-        identity: (!session.seed).then(|| app.identity.issue(&session.user_id)),
+        // A JWT's `sub` already is a stable identity; the token itself proves it next time.
+        identity: (!session.seed && !app.config.auth.names_from_token())
+            .then(|| app.identity.issue(&session.user_id)),
         rooms: vec![LOBBY],
+        role: session.role.as_str(),
+        expires_at: session.expires_at_ms,
     };
     if let Err(error) = socket.emit(out::WELCOME, &welcome) {
         tracing::debug!(sid = %socket.id, %error, "welcome not sent");
+    }
+    if let Some(expires_at_ms) = session.expires_at_ms {
+        session.set_expiry(expire_at(socket.clone(), expires_at_ms));
     }
     if !session.seed {
         announce::presence(cx, &lobby, &name, "join").await;
@@ -124,8 +139,32 @@ pub async fn connect(cx: &Connection) {
     tracing::debug!(sid = %socket.id, name = %name, seed = session.seed, "connected");
 }
 
+/// Ends the session at `expires_at_ms` (its JWT's `exp`): `session_expired`, then the
+/// disconnect. A timer of its own, not a queued job, so a flooded queue cannot delay it.
+fn expire_at(
+    socket: socketioxide::extract::SocketRef,
+    expires_at_ms: i64,
+) -> tokio::task::JoinHandle<()> {
+    let wait = u64::try_from(expires_at_ms.saturating_sub(crate::clock::now_ms())).unwrap_or(0);
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        if !socket.connected() {
+            return;
+        }
+        tracing::info!(sid = %socket.id, "sign-in expired; disconnecting");
+        let _ = socket.emit(
+            crate::moderation::events::SESSION_EXPIRED,
+            &serde_json::json!({}),
+        );
+        if let Err(error) = socket.disconnect() {
+            tracing::debug!(%error, "expired client not disconnected");
+        }
+    })
+}
+
 /// The connection's last job: out of every room, with the others told.
 pub async fn disconnect(cx: &Connection, reason: Option<DisconnectReason>) {
+    cx.session.stop_expiry();
     cx.session.release_name();
     let rooms = {
         let mut presence = cx.app.presence();

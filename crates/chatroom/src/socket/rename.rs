@@ -1,4 +1,5 @@
-//! `rename` `{name}`: a new display name, announced in every room the client is in.
+//! `rename` `{name}`: a new display name, announced in every room the client is in
+//! (`forbidden` under `--auth jwt`, where the token names the user).
 
 use crate::cluster::wire::Change;
 use crate::protocol::{self, RenameReq, Renamed};
@@ -13,6 +14,10 @@ pub async fn on_rename(cx: &Connection, data: Option<serde_json::Value>, reply: 
 }
 
 async fn rename(cx: &Connection, data: Option<serde_json::Value>) -> Result<Renamed, ChatError> {
+    // With JWT sign-in the name is the token's (`name` claim): it is not the client's to change.
+    if cx.app.config.auth.names_from_token() {
+        return Err(ChatError::Forbidden);
+    }
     let req: RenameReq = protocol::decode(data.unwrap_or_default())?;
     let serde_json::Value::String(raw) = req.name else {
         return Err(ChatError::InvalidName);

@@ -54,6 +54,9 @@ async fn queue_send(
         crate::clock::now_ms(),
     )?
     .by(cx.session.user_id.clone());
+    cx.app
+        .moderation
+        .check_mute(&cx.session.user_id, &message.room, message.ts)?;
     cx.session.check_rate(Metered::Message)?;
     queue(cx, message).await
 }

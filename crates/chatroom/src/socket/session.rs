@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::config::RateLimit;
 use crate::config::limits::Limits;
 use crate::net::ClientAddr;
-use chatroom_core::{ChatError, RoomName, UserId, UserName};
+use chatroom_core::{ChatError, Role, RoomName, UserId, UserName};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use socketioxide::socket::Sid;
@@ -112,6 +112,10 @@ pub struct Identity {
     pub seed: bool,
     /// Its address, if known.
     pub client: Option<ClientAddr>,
+    /// What it may do besides chatting (from a JWT; `user` otherwise).
+    pub role: Role,
+    /// When its sign-in ends (a JWT's `exp`), ms since the Unix epoch.
+    pub expires_at_ms: Option<i64>,
 }
 
 /// One connected client.
@@ -125,6 +129,13 @@ pub struct Session {
     pub seed: bool,
     /// Where it connects from (the proxy's client when `--trust-proxy` applies).
     pub client: Option<ClientAddr>,
+    /// What it may do besides chatting.
+    pub role: Role,
+    /// When its sign-in ends, ms since the Unix epoch; it is disconnected then.
+    pub expires_at_ms: Option<i64>,
+    /// The timer that ends the session at `expires_at_ms`; stopped when the connection ends
+    /// first, so a closed connection is not kept alive until its token would have expired.
+    expiry: Mutex<Option<tokio::task::JoinHandle<()>>>,
     buckets: Buckets,
     typing: Mutex<HashMap<RoomName, u64>>,
     typing_generations: AtomicU64,
@@ -148,6 +159,9 @@ impl Session {
             name: RwLock::new(who.name),
             seed: who.seed,
             client: who.client,
+            role: who.role,
+            expires_at_ms: who.expires_at_ms,
+            expiry: Mutex::new(None),
             buckets: Buckets::new(app.config.rate_limit, &app.config.limits),
             typing: Mutex::new(HashMap::new()),
             typing_generations: AtomicU64::new(0),
@@ -175,6 +189,26 @@ impl Session {
     pub fn release_name(&self) {
         let name = self.name.read().unwrap_or_else(|p| p.into_inner());
         self.app.names().release(&name, &self.sid);
+    }
+
+    /// Keeps the timer that ends this session at its expiry (see [`Session::stop_expiry`]).
+    pub fn set_expiry(&self, timer: tokio::task::JoinHandle<()>) {
+        let old = self
+            .expiry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(timer);
+        if let Some(old) = old {
+            old.abort();
+        }
+    }
+
+    /// Stops the expiry timer (the connection ended first).
+    pub fn stop_expiry(&self) {
+        let timer = self.expiry.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(timer) = timer {
+            timer.abort();
+        }
     }
 
     /// Takes one token from the `kind` bucket, or says when to retry.
@@ -223,6 +257,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        self.stop_expiry();
         self.release_name();
     }
 }

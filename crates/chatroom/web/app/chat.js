@@ -135,7 +135,12 @@
     typingIdle: null,
     dialogMode: null,        // 'first' | 'invalid' | 'rename'
     roomsTimer: null,
-    roomsRefresh: null
+    roomsRefresh: null,
+    token: null,             // sign-in token (#token=… or window.CHATROOM_TOKEN), if any
+    tokenFrom: null,         // 'fragment' | 'operator'
+    signedIn: false,         // the token named us (JWT): no name dialog, no rename
+    role: 'user',            // 'moderator' and 'admin' get moderation controls
+    stopped: null            // why the server will not take us back (banned, kicked, expired…)
   };
 
   function newRoom(name) {
@@ -270,11 +275,88 @@
     time.title = fullFmt.format(new Date(msg.ts));
     head.appendChild(time);
     li.appendChild(head);
-    var bubble = el('div', 'bubble');
-    appendText(bubble, msg.text);
+    var bubble = el('div', 'bubble' + (msg.deleted ? ' deleted' : ''));
+    if (msg.deleted) {
+      bubble.textContent = 'This message was deleted by a moderator.';
+      li.classList.add('tombstone');
+    } else {
+      appendText(bubble, msg.text);
+    }
     bubble.title = time.title;
     li.appendChild(bubble);
+    if (canModerate() && !msg.deleted) {
+      var del = el('button', 'msg-delete', 'Delete');
+      del.type = 'button';
+      del.setAttribute('aria-label', 'Delete this message by ' + msg.name);
+      del.addEventListener('click', function () { moderate('delete', { id: msg.id }, 'Message deleted.'); });
+      head.appendChild(del);
+    }
     return li;
+  }
+
+  // ---------- moderation ----------
+
+  function canModerate() { return state.role === 'moderator' || state.role === 'admin'; }
+
+  /** Sends a moderator action; shows its outcome as a sentence. */
+  function moderate(event, payload, done) {
+    if (!state.socket || !state.connected) { showHint('Not connected right now; try again in a moment.', 5000); return; }
+    state.socket.emit(event, payload, function (ack) {
+      if (ack && ack.ok) { showHint(done, 4000); announce(done); return; }
+      var err = (ack && ack.error) || { code: 'error', message: 'no answer' };
+      showHint(err.code === 'forbidden' ? 'You are not allowed to do that.' : (err.message || err.code), 6000);
+    });
+  }
+
+  /** A deleted message: its room shows the tombstone instead of the text. */
+  function onDeleted(ev) {
+    if (!ev || typeof ev.id !== 'number' || typeof ev.room !== 'string') return;
+    var room = state.rooms.get(ev.room);
+    if (!room) return;
+    for (var i = 0; i < room.messages.length; i++) {
+      if (room.messages[i].id === ev.id) {
+        room.messages[i] = Object.assign({}, room.messages[i], { text: '', deleted: true });
+        if (ev.room === state.current) renderMessages();
+        return;
+      }
+    }
+  }
+
+  function untilText(ms) {
+    return typeof ms === 'number' ? fullFmt.format(new Date(ms)) : null;
+  }
+
+  /** The server will not take this page back by itself: say why, stop reconnecting. */
+  function stopWith(kind, sentence) {
+    state.stopped = kind;
+    setStatus('offline', sentence);
+    showHint(sentence);
+    announce(sentence);
+    dom.input.disabled = true;
+    renderHeader();
+    if (state.socket) {
+      state.socket.io.reconnection(false);
+      state.socket.disconnect();
+    }
+  }
+
+  /** Our sign-in ended: a token from the operator's page is renewed by loading it again. */
+  function onSessionExpired() {
+    sessionSet(TOKEN_KEY, null);
+    var sentence = 'Your session has expired. Sign in again to continue.';
+    if (state.tokenFrom === 'operator' && !recentlyReloaded()) {
+      stopWith('expired', 'Your session has expired. Getting a fresh sign-in…');
+      sessionSet('chatroom.reloadedAt', String(Date.now()));
+      window.location.reload();
+      return;
+    }
+    stopWith('expired', sentence);
+  }
+
+  function recentlyReloaded() {
+    var at = 0;
+    at = Number(sessionGet('chatroom.reloadedAt')) || 0;
+    return Date.now() - at < 30000;
   }
 
   function dayItem(ts) {
@@ -480,12 +562,30 @@
       li.appendChild(el('span', 'member-name', name));
       if (name === state.name) li.appendChild(el('span', 'you', 'you'));
       else if (room.typing.has(name)) li.appendChild(el('span', 'typing-dot', 'typing…'));
+      if (canModerate() && name !== state.name) li.appendChild(memberActions(name, room.name));
       frag.appendChild(li);
     });
     if (total > names.length) frag.appendChild(el('li', 'member member-more', 'and ' + (total - names.length) + ' more'));
     dom.memberList.replaceChildren(frag);
     dom.memberCount.textContent = total ? '· ' + total : '';
     dom.roomSub.textContent = total === 1 ? '1 member' : total + ' members';
+  }
+
+  function memberActions(name, roomName) {
+    var box = el('span', 'member-actions');
+    [
+      ['Mute', 'mute', { name: name, room: roomName, minutes: 10 }, name + ' is muted in #' + roomName + ' for 10 minutes.'],
+      ['Kick', 'kick', { name: name }, name + ' was removed from the chat.'],
+      ['Ban', 'ban', { name: name, minutes: 60 }, name + ' is banned for an hour.']
+    ].forEach(function (a) {
+      var b = el('button', 'member-action', a[0]);
+      b.type = 'button';
+      b.dataset.action = a[1];
+      b.setAttribute('aria-label', a[0] + ' ' + name);
+      b.addEventListener('click', function () { moderate(a[1], a[2], a[3]); });
+      box.appendChild(b);
+    });
+    return box;
   }
 
   function renderTyping() {
@@ -503,6 +603,8 @@
     dom.input.placeholder = 'Message #' + state.current;
     dom.leave.hidden = state.current === 'lobby';
     dom.meName.textContent = state.name || '';
+    dom.rename.hidden = state.signedIn || !!state.stopped;
+    document.body.dataset.role = state.role;
     dom.meAvatar.textContent = Array.from(state.name || '?')[0];
     dom.meAvatar.style.setProperty('--hue', String(hue(state.name || '?')));
   }
@@ -716,6 +818,12 @@
         p.status = 'queued';
         renderPending(p);
         p.timer = setTimeout(function () { trySend(p); }, 2000);
+      } else if (err.code === 'muted') {
+        p.status = 'failed';
+        var minutes = Math.max(1, Math.ceil((Number(err.retry_ms) || 60000) / 60000));
+        p.error = 'you are muted for ' + (minutes === 1 ? 'another minute' : minutes + ' more minutes');
+        renderPending(p);
+        showHint('A moderator muted you. You can write again in ' + (minutes === 1 ? 'a minute' : minutes + ' minutes') + '.', 8000);
       } else if (err.code === 'not_in_room') {
         room.joined = false;
         p.status = 'queued';
@@ -875,7 +983,27 @@
     socket.on('message', function (msg) { if (isMessage(msg)) addMessages(msg.room, [msg], true); });
     socket.on('presence', onPresence);
     socket.on('typing', onTyping);
+    socket.on('deleted', onDeleted);
+    socket.on('session_expired', onSessionExpired);
+    socket.on('kicked', function (ev) {
+      var why = ev && typeof ev.reason === 'string' ? ' Reason: ' + ev.reason : '';
+      stopWith('kicked', 'A moderator removed you from the chat.' + why + ' Reload the page to come back.');
+    });
+    socket.on('banned', function (ev) {
+      var until = untilText(ev && ev.until);
+      var why = ev && typeof ev.reason === 'string' ? ' Reason: ' + ev.reason : '';
+      stopWith('banned', (until ? 'You are banned from this chat until ' + until + '.' : 'You are banned from this chat.') + why);
+    });
+    socket.on('muted', function (ev) {
+      var until = untilText(ev && ev.until);
+      var where = ev && typeof ev.room === 'string' ? ' in #' + ev.room : '';
+      showHint('A moderator muted you' + where + (until ? ' until ' + until : '') + '.', 10000);
+    });
     socket.on('error', function (err) {
+      if (err && err.code === 'muted') {
+        showHint('You are muted; you can write again in ' + Math.max(1, Math.ceil((Number(err.retry_ms) || 60000) / 60000)) + ' minutes.', 8000);
+        return;
+      }
       if (err && typeof err.message === 'string') showHint(err.message, 5000);
     });
   }
@@ -912,6 +1040,7 @@
     });
     renderTyping();
     renderMembers();
+    if (state.stopped) return;  // the sentence saying why stays
     if (reason === 'io client disconnect') {
       setStatus('offline', 'Disconnected');
       return;
@@ -927,6 +1056,22 @@
   function onConnectError(err) {
     state.connected = false;
     var msg = err && err.message;
+    if (msg === 'unauthorized') {
+      sessionSet(TOKEN_KEY, null);
+      stopWith('unauthorized', state.token
+        ? 'Your sign-in was not accepted. Open the chat again from your account page.'
+        : 'This chat needs a sign-in. Open it from your account page.');
+      return;
+    }
+    if (msg === 'token_expired') {
+      onSessionExpired();
+      return;
+    }
+    if (typeof msg === 'string' && (msg === 'banned' || msg.indexOf('banned until ') === 0)) {
+      var until = msg === 'banned' ? null : untilText(Date.parse(msg.slice('banned until '.length)));
+      stopWith('banned', until ? 'You are banned from this chat until ' + until + '.' : 'You are banned from this chat.');
+      return;
+    }
     if (msg === 'invalid_name') {
       setStatus('offline', 'Choose a name');
       openNameDialog('invalid', 'That name was not accepted. Use 1–32 characters, no control or invisible characters.');
@@ -952,7 +1097,10 @@
 
   /** The handshake auth: the name, and the identity token that keeps us the same user. */
   function authFor(name) {
-    var auth = { name: name };
+    var auth = {};
+    if (state.token) auth.token = state.token;
+    if (state.signedIn || !name) return auth;  // a JWT names us; without a name the server decides
+    auth.name = name;
     var identity = storageGet(STORE.identity);
     if (identity) auth.identity = identity;
     return auth;
@@ -960,6 +1108,10 @@
 
   function onWelcome(ev) {
     if (ev && typeof ev.identity === 'string') storageSet(STORE.identity, ev.identity);
+    // A welcome with an end time: the token (a JWT) named us; the name is not ours to pick.
+    state.signedIn = !!(state.token && ev && typeof ev.expires_at === 'number');
+    var role = ev && typeof ev.role === 'string' ? ev.role : 'user';
+    if (role !== state.role) { state.role = role; renderMessages(); }
     if (ev && typeof ev.name === 'string') {
       state.name = ev.name;
       storageSet(STORE.name, ev.name);
@@ -967,6 +1119,44 @@
       renderHeader();
       renderMembers();
     }
+    if (state.signedIn && dom.dialog.open) closeNameDialog();
+  }
+
+  /** A sign-in token from the address (`#token=…`; moved out of it into this tab's session
+   *  storage, so a reload keeps it but bookmarks and shared links do not), or from the operator's
+   *  page template (`window.CHATROOM_TOKEN`). */
+  function readToken() {
+    var m = /(?:^#|&)token=([^&]+)/.exec(window.location.hash || '');
+    if (m) {
+      state.token = decodeURIComponent(m[1]);
+      state.tokenFrom = 'fragment';
+      sessionSet(TOKEN_KEY, state.token);
+      try { window.history.replaceState(null, '', window.location.pathname + window.location.search); } catch (e) { /* ignore */ }
+      return;
+    }
+    if (typeof window.CHATROOM_TOKEN === 'string' && window.CHATROOM_TOKEN) {
+      state.token = window.CHATROOM_TOKEN;
+      state.tokenFrom = 'operator';
+      return;
+    }
+    var kept = sessionGet(TOKEN_KEY);
+    if (kept) {
+      state.token = kept;
+      state.tokenFrom = 'fragment';
+    }
+  }
+
+  var TOKEN_KEY = 'chatroom.token';
+
+  function sessionGet(key) {
+    try { return window.sessionStorage.getItem(key); } catch (e) { return null; }
+  }
+
+  function sessionSet(key, value) {
+    try {
+      if (value === null) window.sessionStorage.removeItem(key);
+      else window.sessionStorage.setItem(key, value);
+    } catch (e) { /* private mode: the token lasts as long as the page */ }
   }
 
   // ---------- name dialog ----------
@@ -1145,6 +1335,16 @@
     dom.list.dataset.day = dayKey(Date.now());
     wire();
     renderAll();
+    readToken();
+    if (state.token) {
+      // Signed in elsewhere: connect at once; the welcome tells us our name.
+      var known = state.name ? validName(state.name) : { error: 'none' };
+      state.name = known.error ? null : known.name;
+      renderHeader();
+      connect();
+      dom.input.focus();
+      return;
+    }
     var v = state.name ? validName(state.name) : { error: 'none' };
     if (v.error) {
       state.name = null;
