@@ -8,9 +8,24 @@ use std::fmt;
 pub const MAX_ROOM_CHARS: usize = 64;
 
 /// A validated room name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct RoomName(String);
+
+impl From<RoomName> for String {
+    fn from(room: RoomName) -> String {
+        room.0
+    }
+}
+
+impl TryFrom<String> for RoomName {
+    type Error = ChatError;
+    fn try_from(raw: String) -> Result<Self, ChatError> {
+        Self::new(&raw)
+    }
+}
 
 impl RoomName {
     /// Checks `raw`; `Err(InvalidRoom)` if it breaks a rule.

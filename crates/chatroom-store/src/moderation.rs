@@ -43,7 +43,7 @@ pub struct NewBan {
 }
 
 /// A stored ban.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Ban {
     /// Its id (for lifting it).
     pub id: i64,

@@ -85,7 +85,7 @@ impl Actor {
 }
 
 /// Which connections an effect applies to: any matching field selects a connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Who {
     /// This user's connections.
     pub user_id: Option<UserId>,
@@ -108,8 +108,10 @@ impl Who {
     }
 }
 
-/// What an action does to live connections; [`enforce`] applies it to this node's.
-#[derive(Debug, Clone)]
+/// What an action does to live connections; [`enforce`] applies it to this node's, and on a
+/// cluster [`apply`] also sends it to the other nodes, which enforce it on theirs.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
     /// Tell the message's room that it is now a tombstone.
     Deleted(Message),
@@ -118,7 +120,7 @@ pub enum Effect {
         /// Whose connections.
         who: Who,
         /// `kicked` or `banned`.
-        event: &'static str,
+        event: String,
         /// Its payload.
         payload: serde_json::Value,
     },
@@ -234,6 +236,16 @@ pub async fn refresh_bans(app: App) {
     }
 }
 
+/// Applies `effect` to this node's connections and, on a cluster, sends it to the other nodes;
+/// the number of this node's connections it reached.
+pub fn apply(app: &App, effect: Effect) -> usize {
+    let reached = enforce(app, &effect);
+    if let Some(cluster) = &app.cluster {
+        cluster.publish(crate::cluster::wire::Body::Moderation { effect });
+    }
+    reached
+}
+
 /// Applies `effect` to this node's connections; the number of connections it reached.
 pub fn enforce(app: &App, effect: &Effect) -> usize {
     match effect {
@@ -306,7 +318,7 @@ pub fn enforce(app: &App, effect: &Effect) -> usize {
             let targets = sessions(app, who);
             for (socket, _) in &targets {
                 // The event goes out before the DISCONNECT packet on the same queue.
-                let _ = socket.emit(*event, payload);
+                let _ = socket.emit(event.as_str(), payload);
                 if let Err(error) = socket.clone().disconnect() {
                     tracing::debug!(sid = %socket.id, %error, "moderated client not disconnected");
                 }
@@ -395,7 +407,7 @@ pub async fn delete_message(app: &App, actor: &Actor, id: MessageId) -> Result<M
         .await
         .map_err(crate::socket::store_failed(app))?
         .ok_or(ChatError::NotFound("message"))?;
-    enforce(app, &Effect::Deleted(tombstone.clone()));
+    apply(app, Effect::Deleted(tombstone.clone()));
     Ok(tombstone)
 }
 
@@ -414,14 +426,14 @@ pub async fn kick(
         .record(audit(actor, "kick", name.to_string(), reason.clone()))
         .await
         .map_err(crate::socket::store_failed(app))?;
-    Ok(enforce(
+    Ok(apply(
         app,
-        &Effect::Disconnect {
+        Effect::Disconnect {
             who: Who {
                 user_id: Some(user_id),
                 ..Who::default()
             },
-            event: events::KICKED,
+            event: events::KICKED.to_owned(),
             payload: serde_json::json!({"reason": reason, "by": actor.label}),
         },
     ))
@@ -489,17 +501,17 @@ pub async fn ban(
         .ban(new, log)
         .await
         .map_err(crate::socket::store_failed(app))?;
-    enforce(app, &Effect::Banned(stored.clone()));
+    apply(app, Effect::Banned(stored.clone()));
     let who = Who {
         user_id: stored.user_id.clone().and_then(|u| UserId::new(&u).ok()),
         name_key: stored.name_key.clone(),
         ip: stored.ip.as_deref().and_then(|ip| ip.parse().ok()),
     };
-    let kicked = enforce(
+    let kicked = apply(
         app,
-        &Effect::Disconnect {
+        Effect::Disconnect {
             who,
-            event: events::BANNED,
+            event: events::BANNED.to_owned(),
             payload: serde_json::json!({
                 "until": stored.until_ms,
                 "reason": stored.reason,
@@ -519,7 +531,7 @@ pub async fn unban(app: &App, actor: &Actor, id: i64) -> Result<Ban, ChatError> 
         .await
         .map_err(crate::socket::store_failed(app))?
         .ok_or(ChatError::NotFound("ban"))?;
-    enforce(app, &Effect::Unbanned(id));
+    apply(app, Effect::Unbanned(id));
     Ok(lifted)
 }
 
@@ -548,9 +560,9 @@ pub async fn mute(
         .record(log)
         .await
         .map_err(crate::socket::store_failed(app))?;
-    enforce(
+    apply(
         app,
-        &Effect::Mute {
+        Effect::Mute {
             user_id,
             room,
             until_ms,

@@ -23,10 +23,20 @@ fn redis_url() -> String {
 
 /// `n` nodes on `db` and `redis` with a prefix of their own.
 async fn nodes(db: &TestDb, redis: &str, n: usize) -> Vec<TestServer> {
+    nodes_with(db, redis, n, Config::for_tests).await
+}
+
+/// `n` nodes whose settings start from `base()`.
+async fn nodes_with(
+    db: &TestDb,
+    redis: &str,
+    n: usize,
+    base: impl Fn() -> Config,
+) -> Vec<TestServer> {
     let prefix = format!("t{}_{}", std::process::id(), fastrand::u32(..));
     let mut servers = Vec::new();
     for i in 0..n {
-        let mut config = Config::for_tests();
+        let mut config = base();
         config.db = db.url.clone();
         config.cluster = Some(ClusterConfig {
             redis: redis.to_owned(),
@@ -331,4 +341,69 @@ async fn messages_the_relay_lost_are_filled_from_the_store() {
         health["cluster"]["gaps_filled"].as_u64().unwrap_or(0) > 0,
         "the kills lost something that was filled: {health}"
     );
+}
+
+const JWT_SECRET: &str = "cluster tests HS256 secret, 32+ bytes";
+
+/// A client signed in with an HS256 token for `name` in `role`.
+async fn signed_in(server: &TestServer, name: &str, role: &str) -> Client {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 600;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": format!("sub-{name}"), "name": name, "role": role, "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()).expect("key"),
+    )
+    .expect("token");
+    let client = Client::connect(&server.url(), Some(json!({ "token": token })))
+        .await
+        .expect("signed-in client connects");
+    client.next_event_named("welcome").await.expect("welcome");
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn moderation_reaches_every_node() {
+    use chatroom::auth::{AuthKind, AuthMode};
+    let Some(db) = TestDb::postgres("cl").await else {
+        return;
+    };
+    let servers = nodes_with(&db, &redis_url(), 2, || {
+        let mut config = Config::for_tests();
+        config.auth =
+            AuthMode::from_settings(AuthKind::Jwt, Some(JWT_SECRET), None).expect("jwt mode");
+        config
+    })
+    .await;
+    let moderator = signed_in(&servers[0], "mod", "moderator").await;
+    ok(&moderator, "join", json!({"room": "r"})).await;
+    let watcher = signed_in(&servers[1], "watcher", "user").await;
+    ok(&watcher, "join", json!({"room": "r"})).await;
+    let sent = ok(&watcher, "send", json!({"room": "r", "text": "rude"})).await;
+    let id = sent["message"]["id"].as_i64().expect("id");
+
+    // A delete on node 0 reaches the room's members on node 1.
+    ok(&moderator, "delete", json!({"id": id})).await;
+    loop {
+        let (event, data) = watcher.next_event().await.expect("event");
+        if event == "deleted" {
+            assert_eq!(data[0]["id"], id);
+            break;
+        }
+    }
+
+    // A user connected to node 0 and node 1 is banned on node 0: both connections go.
+    let _here = signed_in(&servers[0], "troll", "user").await;
+    let there = signed_in(&servers[1], "troll", "user").await;
+    ok(&moderator, "ban", json!({"name": "troll", "minutes": 5})).await;
+    loop {
+        match there.next_event().await {
+            Ok((event, _)) if event == "banned" => break,
+            Ok(_) => continue,
+            Err(error) => panic!("no banned event on node 1: {error}"),
+        }
+    }
 }

@@ -197,6 +197,9 @@ impl Members {
                 self.drop_node(&node, &mut announce);
                 self.nodes.remove(&node);
             }
+            Body::Moderation { effect } => {
+                crate::moderation::enforce(&self.app, &effect);
+            }
             Body::Messages { .. } => {} // the order task's
         }
         self.announce(announce).await;

@@ -65,6 +65,12 @@ pub enum Body {
     },
     /// The sender is shutting down: drop its members now.
     Bye,
+    /// A moderation action's effect (delete, kick, ban, unban, mute), for this node's
+    /// connections too; it is already stored.
+    Moderation {
+        /// What to do.
+        effect: crate::moderation::Effect,
+    },
 }
 
 /// A relayed message.
