@@ -35,7 +35,7 @@ const ASK_AGAIN: Duration = Duration::from_secs(1);
 /// What the members task hears.
 pub enum Event {
     /// An envelope from another node (not a message batch).
-    Bus(Envelope),
+    Bus(Box<Envelope>),
     /// Our subscription was (re)made: we may have missed anything.
     Resubscribed,
 }
@@ -88,7 +88,7 @@ pub async fn run(io: SocketIo, app: App, cluster: Arc<Cluster>, mut events: mpsc
             event = events.recv() => match event {
                 None => break,
                 Some(Event::Resubscribed) => members.cluster.publish(Body::SyncRequest { of: None }),
-                Some(Event::Bus(envelope)) => members.on_envelope(envelope).await,
+                Some(Event::Bus(envelope)) => members.on_envelope(*envelope).await,
             },
             _ = beat.tick() => {
                 members.beat();

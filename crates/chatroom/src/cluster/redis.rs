@@ -161,7 +161,7 @@ pub async fn subscribe(
                         .fetch_add(items.len() as u64, Ordering::Relaxed);
                     inbound.send(Inbound::Messages(items)).await.is_ok()
                 }
-                _ => members.send(Event::Bus(envelope)).await.is_ok(),
+                _ => members.send(Event::Bus(Box::new(envelope))).await.is_ok(),
             };
             if !sent {
                 return;
