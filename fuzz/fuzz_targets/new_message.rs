@@ -67,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(m.text, text);
             assert_eq!(m.cid, cid);
             assert!(!m.from_seed);
-            let stored = Message::stored(9, m);
+            let stored = Message::stored(9, 1, m);
             let json = serde_json::to_string(&stored).expect("a Message serializes");
             let back: Message = serde_json::from_str(&json).expect("its own JSON parses");
             assert_eq!(

@@ -173,6 +173,14 @@ def test_kill9_members_leave_and_client_recovers_on_another_node(clients):
         assert ghost.call("join", {"room": room}, timeout=10)["ok"]
         sender = clients.connect(cl.node(1).url, name="py-sender")
         assert sender.call("join", {"room": room}, timeout=10)["ok"]
+        # Presence reaches other nodes through Redis a moment after a join is answered (and a
+        # node that just started learns the others by snapshot): wait until node 0 lists them.
+        eventually(
+            lambda: {"py-victim", "py-ghost", "py-sender"}
+            <= set(obs.call("join", {"room": room}, timeout=10)["members"]),
+            10,
+            "node 0 lists the members of nodes 1 and 2",
+        )
         acked, errors = {}, []
         stop = threading.Event()
 

@@ -145,6 +145,7 @@ impl Members {
         if self.nodes.get(&node).is_some_and(|n| n.epoch != epoch) {
             tracing::info!(%node, "cluster: node restarted; replacing its members");
             self.drop_node(&node, &mut announce);
+            self.nodes.remove(&node);
         }
         let entry = self.nodes.entry(node.clone()).or_insert_with(|| {
             tracing::info!(%node, "cluster: node joined");
