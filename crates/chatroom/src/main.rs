@@ -12,7 +12,8 @@ use std::process::ExitCode;
 /// close (RSS grew 164, 183, 188 MB over three rounds of 5,000); jemalloc's background threads
 /// (the `background_threads` feature) purge it back to the OS within seconds, at the same cost
 /// per connection. Figures and the bound promised: docs/BENCHMARKS.md, "Memory after churn".
-#[cfg(not(target_env = "msvc"))]
+/// Without the `jemalloc` feature (heap profiling only) the system allocator is used.
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

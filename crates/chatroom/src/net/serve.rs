@@ -217,6 +217,7 @@ impl Connection {
             let activity = activity.clone();
             hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 let busy = activity.request();
+                detach_head(&mut req);
                 let client = ClientAddr::resolve(peer.ip(), req.headers(), &settings.trust_proxy);
                 req.extensions_mut().insert(client);
                 req.extensions_mut().insert(http.clone());
@@ -264,6 +265,28 @@ impl Connection {
     }
 }
 
+/// Replaces the request's URI and header values by copies of their own.
+///
+/// hyper parses a request head in place: the URI and every header value are slices of the
+/// connection's 8 KiB read buffer, and any one of them keeps the whole buffer allocated.
+/// engineioxide keeps the request parts for the life of an Engine.IO session (with axum's
+/// `OriginalUri`, a clone of the URI, among their extensions), so without these copies every
+/// WebSocket kept its read buffer long after the upgrade — the largest single cost of an idle
+/// connection (docs/BENCHMARKS.md, "Where an idle connection's bytes go"). The copies cost a few
+/// hundred bytes per request, made before any layer (axum's router included) clones them.
+fn detach_head<B>(req: &mut axum::http::Request<B>) {
+    if let Ok(uri) = req.uri().to_string().parse() {
+        *req.uri_mut() = uri;
+    }
+    for value in req.headers_mut().values_mut() {
+        // `from_bytes` copies; a value it refuses (hyper accepted it) stays as it is.
+        if let Ok(mut owned) = axum::http::HeaderValue::from_bytes(value.as_bytes()) {
+            owned.set_sensitive(value.is_sensitive());
+            *value = owned;
+        }
+    }
+}
+
 /// Resolves when the connection has waited too long for a request head or a next request.
 async fn watchdog(activity: &Activity, settings: &EdgeSettings) -> Timeout {
     loop {
@@ -278,5 +301,41 @@ async fn watchdog(activity: &Activity, settings: &EdgeSettings) -> Timeout {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::detach_head;
+    use axum::body::Bytes;
+    use axum::http::{HeaderValue, Request, Uri};
+
+    /// As hyper builds it: URI and header values are slices of one read buffer.
+    fn request_in(head: &Bytes) -> Request<()> {
+        let uri = Uri::from_maybe_shared(head.slice(0..29)).expect("uri");
+        let mut req = Request::builder().uri(uri).body(()).expect("request");
+        let value = HeaderValue::from_maybe_shared(head.slice(30..)).expect("value");
+        req.headers_mut().insert("sec-websocket-key", value);
+        req
+    }
+
+    fn inside(buffer: &Bytes, bytes: &[u8]) -> bool {
+        buffer.as_ptr_range().contains(&bytes.as_ptr())
+    }
+
+    #[test]
+    fn head_no_longer_points_into_the_read_buffer() {
+        let head = Bytes::from_static(b"/socket.io/?EIO=4&transport=w dGhlIHNhbXBsZSBub25jZQ==");
+        let mut req = request_in(&head);
+        let key = |req: &Request<()>| req.headers()["sec-websocket-key"].as_bytes().to_vec();
+        assert!(inside(&head, req.uri().path().as_bytes()));
+        let before = (req.uri().clone(), key(&req));
+
+        detach_head(&mut req);
+
+        assert_eq!((req.uri().clone(), key(&req)), before, "same request");
+        assert!(!inside(&head, req.uri().path().as_bytes()), "URI copied");
+        let value = &req.headers()["sec-websocket-key"];
+        assert!(!inside(&head, value.as_bytes()), "header value copied");
     }
 }
