@@ -132,6 +132,9 @@ pub fn publish_snapshot(io: &SocketIo, app: &App, cluster: &Cluster) {
 
 impl Members {
     fn beat(&self) {
+        if self.cluster.is_leaving() {
+            return;
+        }
         // Under the presence lock: the version and the changes already queued agree.
         let _presence = self.app.presence();
         self.cluster.publish(Body::Beat {
@@ -179,7 +182,9 @@ impl Members {
                 }
             }
             Body::SyncRequest { of } => {
-                if of.as_deref().is_none_or(|of| of == self.cluster.node()) {
+                if of.as_deref().is_none_or(|of| of == self.cluster.node())
+                    && !self.cluster.is_leaving()
+                {
                     publish_snapshot(&self.io, &self.app, &self.cluster);
                 }
             }

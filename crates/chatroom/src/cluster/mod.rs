@@ -108,6 +108,8 @@ pub struct Cluster {
     subscribed: AtomicBool,
     /// The publishing connection is up.
     publishing: AtomicBool,
+    /// `Bye` was said: no more heartbeats or snapshots (they would bring the node back).
+    leaving: AtomicBool,
 }
 
 /// The receiving ends the tasks take at [`start`].
@@ -134,6 +136,7 @@ impl Cluster {
             remote: Mutex::new(HashSet::new()),
             subscribed: AtomicBool::new(false),
             publishing: AtomicBool::new(false),
+            leaving: AtomicBool::new(false),
         });
         Ok((
             cluster,
@@ -240,11 +243,17 @@ impl Cluster {
     /// Says goodbye (shutdown), so the other nodes drop this node's members at once, and waits
     /// (at most `within`) until it and everything queued before it went out.
     pub async fn leave(&self, within: std::time::Duration) {
+        self.leaving.store(true, Ordering::Relaxed);
         self.publish(Body::Bye);
         let (done, flushed) = oneshot::channel();
         if self.outbox.send(Outgoing::Flush(done)).await.is_ok() {
             let _ = tokio::time::timeout(within, flushed).await;
         }
+    }
+
+    /// Whether this node said `Bye` (it is shutting down).
+    pub fn is_leaving(&self) -> bool {
+        self.leaving.load(Ordering::Relaxed)
     }
 
     /// Whether `sid` belongs to another node.

@@ -87,7 +87,12 @@ pub async fn publish(
                 Outgoing::Flush(done) => flushes.push(done),
             }
         }
-        match tokio::time::timeout(TIMEOUT, pipe.query_async::<()>(connection)).await {
+        let sent = if pipe.is_empty() {
+            Ok(Ok(())) // only flush requests: nothing to send
+        } else {
+            tokio::time::timeout(TIMEOUT, pipe.query_async::<()>(connection)).await
+        };
+        match sent {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
                 conn = None;
