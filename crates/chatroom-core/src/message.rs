@@ -90,12 +90,7 @@ impl NewMessage {
         limits: &Limits,
         ts: i64,
     ) -> Result<Self, ChatError> {
-        check_not_blank(&text)?;
-        if text.chars().count() > limits.max_text_chars {
-            return Err(ChatError::TooLong {
-                max_chars: limits.max_text_chars,
-            });
-        }
+        Self::check_text(&text, limits)?;
         Ok(Self {
             room,
             name,
@@ -106,6 +101,18 @@ impl NewMessage {
             user_id: None,
             change: None,
         })
+    }
+
+    /// `empty`, `too_long` or `bad_request` (NUL) for text a v1 `send` or `edit` may not
+    /// carry.
+    pub fn check_text(text: &str, limits: &Limits) -> Result<(), ChatError> {
+        check_not_blank(text)?;
+        if text.chars().count() > limits.max_text_chars {
+            return Err(ChatError::TooLong {
+                max_chars: limits.max_text_chars,
+            });
+        }
+        Ok(())
     }
 
     /// A change of message `target` (which is in `room`) by `name`: for an edit `text` is the
@@ -121,12 +128,7 @@ impl NewMessage {
     ) -> Result<Self, ChatError> {
         let text = match change.kind {
             ChangeKind::Edit => {
-                check_not_blank(&text)?;
-                if text.chars().count() > limits.max_text_chars {
-                    return Err(ChatError::TooLong {
-                        max_chars: limits.max_text_chars,
-                    });
-                }
+                Self::check_text(&text, limits)?;
                 text
             }
             ChangeKind::React | ChangeKind::Unreact => {
