@@ -53,6 +53,12 @@ async fn purge_batch(
         tx.rollback().await?;
         return Ok(0);
     }
+    // The purged messages' reactions go with them (no foreign key: the writer inserts them).
+    let ids: Vec<i64> = rows.iter().map(|(_, id)| *id).collect();
+    sqlx::query("DELETE FROM reactions WHERE message_id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
     for (room, through) in tally.add(&rows) {
         sqlx::query(UPSERT_PURGED)
             .bind(room)

@@ -149,6 +149,17 @@ impl SqliteBackend {
             tx.rollback().await?;
             return Ok(0);
         }
+        // The purged messages' reactions go with them (no foreign key: change rows and
+        // reactions are written by the one writer, and a purge must not wait on cascades).
+        for chunk in rows.chunks(SQLITE_MAX_PARAMS) {
+            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM reactions WHERE message_id IN (");
+            let mut list = q.separated(", ");
+            for (_, id) in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            q.build().persistent(false).execute(&mut *tx).await?;
+        }
         for (room, through) in tally.add(&rows) {
             sqlx::query(UPSERT_PURGED)
                 .bind(room)
