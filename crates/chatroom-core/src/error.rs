@@ -76,6 +76,15 @@ pub enum ChatError {
     /// The message or user a moderation action names does not exist (or is not connected).
     #[error("no such {0}")]
     NotFound(&'static str),
+    /// A reaction that is not exactly one emoji.
+    #[error("a reaction must be exactly one emoji")]
+    BadEmoji,
+    /// The message already has as many distinct reactions as it may.
+    #[error("too many reactions: at most {max} different emoji on one message")]
+    TooManyReactions {
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl ChatError {
@@ -100,6 +109,8 @@ impl ChatError {
             ChatError::Banned { .. } => "banned",
             ChatError::Muted { .. } => "muted",
             ChatError::NotFound(_) => "not_found",
+            ChatError::BadEmoji => "bad_emoji",
+            ChatError::TooManyReactions { .. } => "too_many_reactions",
         }
     }
 
@@ -138,6 +149,8 @@ mod tests {
             ChatError::Banned { until_ms: None },
             ChatError::Muted { retry_ms: 1 },
             ChatError::NotFound("message"),
+            ChatError::BadEmoji,
+            ChatError::TooManyReactions { max: 20 },
         ];
         let codes: HashSet<_> = all.iter().map(ChatError::code).collect();
         assert_eq!(codes.len(), all.len());

@@ -7,10 +7,12 @@
 //! - [`user`]: [`UserId`], who a user is across renames and reconnects.
 //! - [`room`]: [`RoomName`], validated room names.
 //! - [`message`]: [`NewMessage`] (checked input), [`Message`] (stored), [`Cid`].
+//! - [`change`]: [`Change`]s of stored messages (edit, delete, reactions), emoji rule.
 //! - [`error`]: [`ChatError`] and its wire codes.
 //! - [`presence`]: room membership bookkeeping.
 //! - [`role`]: [`Role`], what a signed-in user may do besides chatting.
 
+pub mod change;
 pub mod error;
 pub mod message;
 pub mod name;
@@ -20,6 +22,7 @@ pub mod role;
 pub mod room;
 pub mod user;
 
+pub use change::{Change, ChangeKind, Reaction};
 pub use error::ChatError;
 pub use message::{Cid, Limits, Message, MessageId, NewMessage, RoomSeq};
 pub use name::{NameKey, UserName};

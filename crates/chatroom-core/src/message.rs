@@ -1,6 +1,9 @@
 //! Messages: [`NewMessage`] is a checked request to store one, [`Message`] is one that is stored
 //! (it has an id). [`Cid`] is the client-chosen id that makes a retried `send` idempotent.
+//! A change (edit, delete, react, unreact) is stored the same way, as a row of its own with
+//! [`Message::change`] set (see [`crate::change`]).
 
+use crate::change::{Change, ChangeKind, Reaction, check_emoji};
 use crate::{ChatError, RoomName, UserId, UserName};
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +75,9 @@ pub struct NewMessage {
     pub from_seed: bool,
     /// The sender's user id, if known (set with [`NewMessage::by`]); stored with the message.
     pub user_id: Option<UserId>,
+    /// Set for a change row ([`NewMessage::change`]): what it does to which message. `None`:
+    /// a message.
+    pub change: Option<Change>,
 }
 
 impl NewMessage {
@@ -84,12 +90,7 @@ impl NewMessage {
         limits: &Limits,
         ts: i64,
     ) -> Result<Self, ChatError> {
-        check_not_blank(&text)?;
-        if text.chars().count() > limits.max_text_chars {
-            return Err(ChatError::TooLong {
-                max_chars: limits.max_text_chars,
-            });
-        }
+        Self::check_text(&text, limits)?;
         Ok(Self {
             room,
             name,
@@ -98,6 +99,53 @@ impl NewMessage {
             ts,
             from_seed: false,
             user_id: None,
+            change: None,
+        })
+    }
+
+    /// `empty`, `too_long` or `bad_request` (NUL) for text a v1 `send` or `edit` may not
+    /// carry.
+    pub fn check_text(text: &str, limits: &Limits) -> Result<(), ChatError> {
+        check_not_blank(text)?;
+        if text.chars().count() > limits.max_text_chars {
+            return Err(ChatError::TooLong {
+                max_chars: limits.max_text_chars,
+            });
+        }
+        Ok(())
+    }
+
+    /// A change of message `target` (which is in `room`) by `name`: for an edit `text` is the
+    /// new text (the `send` rules apply), for a react/unreact the emoji ([`check_emoji`]), for
+    /// a delete it is ignored (the row's text is empty). Attribute it with [`NewMessage::by`].
+    pub fn change(
+        room: RoomName,
+        name: UserName,
+        change: Change,
+        text: String,
+        limits: &Limits,
+        ts: i64,
+    ) -> Result<Self, ChatError> {
+        let text = match change.kind {
+            ChangeKind::Edit => {
+                Self::check_text(&text, limits)?;
+                text
+            }
+            ChangeKind::React | ChangeKind::Unreact => {
+                check_emoji(&text)?;
+                text
+            }
+            ChangeKind::Delete => String::new(),
+        };
+        Ok(Self {
+            room,
+            name,
+            text,
+            cid: None,
+            ts,
+            from_seed: false,
+            user_id: None,
+            change: Some(change),
         })
     }
 
@@ -113,6 +161,7 @@ impl NewMessage {
             ts,
             from_seed: true,
             user_id: None,
+            change: None,
         })
     }
 
@@ -164,6 +213,17 @@ pub struct Message {
     /// produce); `"deleted": true` on the wire, absent otherwise.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub deleted: bool,
+    /// When its author last edited it, ms since the Unix epoch; absent if never.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub edited: Option<i64>,
+    /// Its reactions, by first reaction; absent if none.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub reactions: Vec<Reaction>,
+    /// Set on a change row only: what it changes. Change rows never reach clients as a
+    /// `message` (they become `edited`/`deleted`/`reaction` events); the field travels between
+    /// the store, the feed and the cluster relay.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub change: Option<Change>,
 }
 
 impl Message {
@@ -179,14 +239,20 @@ impl Message {
             cid: new.cid.as_ref().map(|c| c.as_str().to_owned()),
             user_id: new.user_id.clone(),
             deleted: false,
+            edited: None,
+            reactions: Vec::new(),
+            change: new.change,
         }
     }
 
-    /// What is left of this message after a moderator removed it: no text, `deleted` set.
+    /// What is left of this message after it was deleted: no text, no reactions, no edit
+    /// mark, `deleted` set.
     pub fn into_tombstone(self) -> Self {
         Self {
             text: String::new(),
             deleted: true,
+            edited: None,
+            reactions: Vec::new(),
             ..self
         }
     }
@@ -273,5 +339,41 @@ mod tests {
         assert_eq!(back.user_id, Some(user));
         let seed = NewMessage::seed(UserName::guest(1), "x".into(), 0).unwrap();
         assert_eq!(seed.user_id, None);
+    }
+
+    fn change(kind: ChangeKind, text: &str) -> Result<NewMessage, ChatError> {
+        NewMessage::change(
+            RoomName::lobby(),
+            UserName::new("a").unwrap(),
+            Change { kind, target: 3 },
+            text.to_owned(),
+            &Limits::default(),
+            9,
+        )
+    }
+
+    #[test]
+    fn changes_check_their_text() {
+        assert_eq!(change(ChangeKind::Edit, " "), Err(ChatError::Empty));
+        assert_eq!(
+            change(ChangeKind::Edit, &"x".repeat(4001)),
+            Err(ChatError::TooLong { max_chars: 4000 })
+        );
+        assert_eq!(change(ChangeKind::React, "ab"), Err(ChatError::BadEmoji));
+        assert_eq!(change(ChangeKind::Unreact, ""), Err(ChatError::BadEmoji));
+        let delete = change(ChangeKind::Delete, "ignored").unwrap();
+        assert_eq!(delete.text, "");
+        let edit = change(ChangeKind::Edit, "new").unwrap();
+        let stored = Message::stored(4, 2, &edit);
+        assert_eq!(
+            stored.change,
+            Some(Change {
+                kind: ChangeKind::Edit,
+                target: 3
+            })
+        );
+        // The relay carries change rows as JSON: the change survives the trip.
+        let back: Message = serde_json::from_value(serde_json::to_value(&stored).unwrap()).unwrap();
+        assert_eq!(back, stored);
     }
 }

@@ -5,8 +5,9 @@
 //! the server sees one non-generic type.
 
 use crate::retention::{PurgeReport, RetentionPolicy};
-use crate::{Page, StoreError};
-use chatroom_core::{Message, MessageId, NewMessage, RoomSeq};
+use crate::{NewAudit, Page, StoreError};
+use chatroom_core::change::{MAX_REACTIONS, ReactionRow, fold_reactions};
+use chatroom_core::{ChangeKind, ChatError, Message, MessageId, NewMessage, RoomSeq, UserId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -17,6 +18,29 @@ use std::sync::Arc;
 pub(crate) struct Stored {
     pub message: Arc<Message>,
     pub duplicate: bool,
+    /// For a change: its target as it is after the change (or as it is, for a change that
+    /// changed nothing).
+    pub target: Option<Arc<Message>>,
+}
+
+/// One request's answer from a batch: stored, or refused for what the batch found (a change of
+/// a message that does not exist, was deleted, has too many reactions). A refusal stores
+/// nothing and does not fail its neighbours.
+pub(crate) type Answer = Result<Stored, ChatError>;
+
+/// A change's target as a batch sees it: the message in its current state and its reactions.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub message: Message,
+    pub reactions: Vec<ReactionRow>,
+}
+
+impl Target {
+    /// `message` with `rows` as its reactions.
+    pub(crate) fn new(mut message: Message, reactions: Vec<ReactionRow>) -> Self {
+        message.reactions = fold_reactions(&reactions);
+        Target { message, reactions }
+    }
 }
 
 /// Which page of a room's history to read.
@@ -36,12 +60,22 @@ pub(crate) enum Window {
 pub(crate) trait Backend: Clone + Send + Sync + 'static {
     /// Stores `batch` in ONE transaction, in order; each request's result, in the same order.
     /// A request whose (room, cid) is already stored (earlier, or earlier in this batch) is
-    /// answered with the stored message and `duplicate: true`. All or nothing: on `Err`, nothing
+    /// answered with the stored message and `duplicate: true`. A change is checked against its
+    /// target's state in the transaction ([`Plan::outcomes`]) and, if it applies, stored as a
+    /// row and applied to the target in the same transaction. `audits` (request index, entry)
+    /// are written with their request, if it stored a row. All or nothing: on `Err`, nothing
     /// of the batch is stored.
     fn insert_batch(
         &self,
         batch: &[NewMessage],
-    ) -> impl Future<Output = Result<Vec<Stored>, StoreError>> + Send;
+        audits: &[(usize, NewAudit)],
+    ) -> impl Future<Output = Result<Vec<Answer>, StoreError>> + Send;
+
+    /// The message (kind 'message') with this id, in its current state, if there is one.
+    fn message(
+        &self,
+        id: MessageId,
+    ) -> impl Future<Output = Result<Option<Message>, StoreError>> + Send;
 
     /// Up to `limit` messages of `room` in `window`, oldest first, and whether more lie beyond.
     fn page(
@@ -97,10 +131,14 @@ pub(crate) fn into_page(
     if !matches!(window, Window::Since(_) | Window::SinceSeq(_)) {
         rows.reverse();
     }
+    let through = rows.last().map(|m| m.id);
+    let (changes, messages) = rows.into_iter().partition(|m| m.change.is_some());
     Page {
-        messages: rows,
+        messages,
+        changes,
         more,
         truncated: crate::retention::truncated(window, more, purged),
+        through,
     }
 }
 
@@ -113,6 +151,20 @@ pub(crate) enum Outcome {
     New,
     /// Its (room, cid) repeats the request at this earlier index of the batch, which is `New`.
     Repeat(usize),
+    /// A change that applies: a new row; its target as it is after the change.
+    Changed(Arc<Message>),
+    /// A change that changes nothing (a reaction given twice, or removed when not given): no
+    /// row; its target as it is.
+    Unchanged(Arc<Message>),
+    /// A change refused for its target's state: no row.
+    Refused(ChatError),
+}
+
+impl Outcome {
+    /// Whether this request becomes a new row (taking an id and a seq).
+    fn is_new(&self) -> bool {
+        matches!(self, Outcome::New | Outcome::Changed(_))
+    }
 }
 
 /// Plans a batch without touching the database: the distinct (room, cid) pairs to look up, then
@@ -141,8 +193,28 @@ impl<'a> Plan<'a> {
             .collect()
     }
 
-    /// Each request's outcome, given the stored messages the lookup of [`Plan::keys`] found.
-    pub(crate) fn outcomes(&self, existing: Vec<Message>) -> Vec<Outcome> {
+    /// The distinct targets of the batch's changes, ascending (the order a backend locks them
+    /// in, so two batches cannot deadlock on them).
+    pub(crate) fn targets(&self) -> Vec<MessageId> {
+        let mut ids: Vec<MessageId> = self
+            .batch
+            .iter()
+            .filter_map(|m| Some(m.change?.target))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Each request's outcome, given the stored messages the lookup of [`Plan::keys`] found
+    /// and the [`Plan::targets`] found (in their state before this batch; absent: no such
+    /// message). Changes are applied to `targets` in batch order, so a change sees the ones
+    /// before it in the same batch.
+    pub(crate) fn outcomes(
+        &self,
+        existing: Vec<Message>,
+        mut targets: HashMap<MessageId, Target>,
+    ) -> Vec<Outcome> {
         let stored: HashMap<(String, String), Arc<Message>> = existing
             .into_iter()
             .filter_map(|m| Some(((m.room.clone(), m.cid.clone()?), Arc::new(m))))
@@ -150,6 +222,10 @@ impl<'a> Plan<'a> {
         let mut first_new: HashMap<(&str, &str), usize> = HashMap::new();
         let mut out = Vec::with_capacity(self.batch.len());
         for (i, m) in self.batch.iter().enumerate() {
+            if m.change.is_some() {
+                out.push(apply(m, &mut targets));
+                continue;
+            }
             let Some(key) = m.cid.as_ref().map(|c| (m.room.as_str(), c.as_str())) else {
                 out.push(Outcome::New);
                 continue;
@@ -171,7 +247,7 @@ impl<'a> Plan<'a> {
     pub(crate) fn new_rooms(&self, outcomes: &[Outcome]) -> Vec<(&'a str, i64)> {
         let mut counts: BTreeMap<&'a str, i64> = BTreeMap::new();
         for (m, outcome) in self.batch.iter().zip(outcomes) {
-            if matches!(outcome, Outcome::New) {
+            if outcome.is_new() {
                 *counts.entry(m.room.as_str()).or_default() += 1;
             }
         }
@@ -190,7 +266,7 @@ impl<'a> Plan<'a> {
         outcomes: Vec<Outcome>,
         ids: &[MessageId],
         heads: &[(String, RoomSeq)],
-    ) -> Result<Vec<Stored>, StoreError> {
+    ) -> Result<Vec<Answer>, StoreError> {
         let new_rooms = self.new_rooms(&outcomes);
         let wanted: usize = new_rooms.iter().map(|(_, n)| *n as usize).sum();
         if ids.len() != wanted || heads.len() != new_rooms.len() {
@@ -211,31 +287,52 @@ impl<'a> Plan<'a> {
             next_seq.insert(room, head - count + 1);
         }
         let mut ids = ids.iter().copied();
-        let mut out: Vec<Stored> = Vec::with_capacity(self.batch.len());
+        let mut out: Vec<Answer> = Vec::with_capacity(self.batch.len());
+        let mut number = |new: &NewMessage| -> Result<Arc<Message>, StoreError> {
+            let id = ids.next().ok_or_else(|| mismatch("too few ids".into()))?;
+            let seq = next_seq
+                .get_mut(new.room.as_str())
+                .ok_or_else(|| mismatch("room without a head".into()))?;
+            let message = Arc::new(Message::stored(id, *seq, new));
+            *seq += 1;
+            Ok(message)
+        };
         for (new, outcome) in self.batch.iter().zip(outcomes) {
-            let stored = match outcome {
-                Outcome::Existing(message) => Stored {
+            let answer = match outcome {
+                Outcome::Existing(message) => Ok(Stored {
                     message,
                     duplicate: true,
-                },
-                Outcome::New => {
-                    let id = ids.next().ok_or_else(|| mismatch("too few ids".into()))?;
-                    let seq = next_seq
-                        .get_mut(new.room.as_str())
-                        .ok_or_else(|| mismatch("room without a head".into()))?;
-                    let message = Arc::new(Message::stored(id, *seq, new));
-                    *seq += 1;
-                    Stored {
+                    target: None,
+                }),
+                Outcome::New => Ok(Stored {
+                    message: number(new)?,
+                    duplicate: false,
+                    target: None,
+                }),
+                Outcome::Repeat(first) => {
+                    let message = match &out[first] {
+                        Ok(stored) => Arc::clone(&stored.message),
+                        Err(_) => return Err(mismatch("repeat of a refusal".into())),
+                    };
+                    Ok(Stored {
                         message,
-                        duplicate: false,
-                    }
+                        duplicate: true,
+                        target: None,
+                    })
                 }
-                Outcome::Repeat(first) => Stored {
-                    message: Arc::clone(&out[first].message),
+                Outcome::Changed(target) => Ok(Stored {
+                    message: number(new)?,
+                    duplicate: false,
+                    target: Some(target),
+                }),
+                Outcome::Unchanged(target) => Ok(Stored {
+                    message: Arc::clone(&target),
                     duplicate: true,
-                },
+                    target: Some(target),
+                }),
+                Outcome::Refused(error) => Err(error),
             };
-            out.push(stored);
+            out.push(answer);
         }
         Ok(out)
     }
@@ -246,18 +343,85 @@ fn mismatch(what: String) -> StoreError {
     sqlx::Error::Protocol(format!("batch numbering: {what}")).into()
 }
 
-/// Number of `New` outcomes (rows to insert).
+/// Number of outcomes that become rows (messages and changes that apply).
 pub(crate) fn count_new(outcomes: &[Outcome]) -> usize {
-    outcomes
+    outcomes.iter().filter(|o| o.is_new()).count()
+}
+
+/// The rows an answered batch inserts (new messages and changes), in batch order.
+pub(crate) fn new_rows(answers: &[Answer]) -> impl Iterator<Item = &Message> {
+    answers
         .iter()
-        .filter(|o| matches!(o, Outcome::New))
-        .count()
+        .filter_map(|a| a.as_ref().ok())
+        .filter(|s| !s.duplicate)
+        .map(|s| &*s.message)
+}
+
+/// Checks change `m` against its target's state and applies it there: the outcome.
+fn apply(m: &NewMessage, targets: &mut HashMap<MessageId, Target>) -> Outcome {
+    let not_found = || Outcome::Refused(ChatError::NotFound("message"));
+    let Some(change) = m.change else {
+        return Outcome::New;
+    };
+    let Some(t) = targets.get_mut(&change.target) else {
+        return not_found();
+    };
+    if t.message.room != m.room.as_str() || t.message.change.is_some() || t.message.deleted {
+        return not_found();
+    }
+    match change.kind {
+        ChangeKind::Edit => {
+            t.message.text.clone_from(&m.text);
+            t.message.edited = Some(m.ts);
+        }
+        ChangeKind::Delete => {
+            t.message = t.message.clone().into_tombstone();
+            t.reactions.clear();
+        }
+        ChangeKind::React | ChangeKind::Unreact => {
+            let Some(user) = m.user_id.as_ref().map(UserId::as_str) else {
+                return Outcome::Refused(ChatError::BadRequest("a reaction needs a user".into()));
+            };
+            let given = t
+                .reactions
+                .iter()
+                .position(|r| r.emoji == m.text && r.user_id == user);
+            match (change.kind, given) {
+                (ChangeKind::React, Some(_)) | (ChangeKind::Unreact, None) => {
+                    return Outcome::Unchanged(Arc::new(t.message.clone()));
+                }
+                (ChangeKind::Unreact, Some(at)) => {
+                    t.reactions.remove(at);
+                }
+                _ => {
+                    let distinct: HashSet<&str> =
+                        t.reactions.iter().map(|r| r.emoji.as_str()).collect();
+                    if distinct.len() >= MAX_REACTIONS && !distinct.contains(m.text.as_str()) {
+                        return Outcome::Refused(ChatError::TooManyReactions {
+                            max: MAX_REACTIONS,
+                        });
+                    }
+                    t.reactions.push(ReactionRow {
+                        emoji: m.text.clone(),
+                        user_id: user.to_owned(),
+                        name: m.name.as_str().to_owned(),
+                        ts: m.ts,
+                    });
+                }
+            }
+            t.message.reactions = fold_reactions(&t.reactions);
+        }
+    }
+    Outcome::Changed(Arc::new(t.message.clone()))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Outcome, Plan, count_new};
-    use chatroom_core::{Cid, Limits, Message, NewMessage, RoomName, UserName};
+    use super::{Outcome, Plan, Stored, Target, count_new};
+    use chatroom_core::{
+        Change, ChangeKind, ChatError, Cid, Limits, Message, NewMessage, RoomName, UserId, UserName,
+    };
+    use std::collections::HashMap;
 
     fn msg(room: &str, cid: Option<&str>) -> NewMessage {
         NewMessage::new(
@@ -288,13 +452,18 @@ mod tests {
             text: "original".into(),
             ..Message::stored(3, 1, &batch[0])
         };
-        let outcomes = plan.outcomes(vec![original.clone()]);
+        let outcomes = plan.outcomes(vec![original.clone()], HashMap::new());
         assert_eq!(count_new(&outcomes), 4);
         assert!(matches!(outcomes[3], Outcome::Repeat(1)));
         assert_eq!(plan.new_rooms(&outcomes), vec![("r1", 3), ("r2", 1)]);
         // r1 had 1 before this batch (head now 4); r2 is new (head 1).
         let heads = [("r2".to_owned(), 1), ("r1".to_owned(), 4)];
-        let answers = plan.answers(outcomes, &[10, 11, 12, 13], &heads).unwrap();
+        let answers: Vec<Stored> = plan
+            .answers(outcomes, &[10, 11, 12, 13], &heads)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         let got: Vec<(i64, i64, bool)> = answers
             .iter()
             .map(|s| (s.message.id, s.message.seq, s.duplicate))
@@ -321,12 +490,92 @@ mod tests {
         let batch = [msg("r1", None), msg("r2", None)];
         let plan = Plan::new(&batch);
         let heads = [("r1".to_owned(), 1), ("r2".to_owned(), 1)];
-        assert!(plan.answers(plan.outcomes(vec![]), &[1], &heads).is_err());
-        let wrong_room = [("r1".to_owned(), 1), ("r3".to_owned(), 1)];
         assert!(
-            plan.answers(plan.outcomes(vec![]), &[1, 2], &wrong_room)
+            plan.answers(plan.outcomes(vec![], HashMap::new()), &[1], &heads)
                 .is_err()
         );
-        assert!(plan.answers(plan.outcomes(vec![]), &[1, 2], &heads).is_ok());
+        let wrong_room = [("r1".to_owned(), 1), ("r3".to_owned(), 1)];
+        assert!(
+            plan.answers(plan.outcomes(vec![], HashMap::new()), &[1, 2], &wrong_room)
+                .is_err()
+        );
+        assert!(
+            plan.answers(plan.outcomes(vec![], HashMap::new()), &[1, 2], &heads)
+                .is_ok()
+        );
+    }
+
+    fn change(kind: ChangeKind, target: i64, text: &str, user: u8) -> NewMessage {
+        NewMessage::change(
+            RoomName::new("r1").unwrap(),
+            UserName::new("a").unwrap(),
+            Change { kind, target },
+            text.into(),
+            &Limits::default(),
+            7,
+        )
+        .unwrap()
+        .by(UserId::random([user; 16]))
+    }
+
+    #[test]
+    fn changes_see_the_ones_before_them_in_the_batch() {
+        let original = Message::stored(5, 1, &msg("r1", None));
+        let targets = || HashMap::from([(5, Target::new(original.clone(), vec![]))]);
+        let batch = [
+            change(ChangeKind::React, 5, "👍", 1),   // applies
+            change(ChangeKind::React, 5, "👍", 1),   // the same again: no row
+            change(ChangeKind::Unreact, 5, "🎉", 1), // never given: no row
+            change(ChangeKind::Edit, 5, "new", 1),   // applies
+            change(ChangeKind::Edit, 6, "new", 1),   // no such message
+            change(ChangeKind::Delete, 5, "", 1),    // applies
+            change(ChangeKind::React, 5, "👍", 2),   // deleted meanwhile
+        ];
+        let plan = Plan::new(&batch);
+        assert_eq!(plan.targets(), vec![5, 6]);
+        let outcomes = plan.outcomes(vec![], targets());
+        assert_eq!(count_new(&outcomes), 3);
+        let Outcome::Changed(after) = &outcomes[0] else {
+            panic!("{:?}", outcomes[0]);
+        };
+        assert_eq!(after.reactions[0].emoji, "👍");
+        assert!(matches!(&outcomes[1], Outcome::Unchanged(t) if t.reactions.len() == 1));
+        assert!(matches!(&outcomes[2], Outcome::Unchanged(_)));
+        assert!(
+            matches!(&outcomes[3], Outcome::Changed(t) if t.text == "new" && t.edited == Some(7))
+        );
+        let not_found = ChatError::NotFound("message");
+        assert!(matches!(&outcomes[4], Outcome::Refused(e) if *e == not_found));
+        assert!(matches!(&outcomes[5], Outcome::Changed(t) if t.deleted && t.reactions.is_empty()));
+        assert!(matches!(&outcomes[6], Outcome::Refused(e) if *e == not_found));
+        let answers = plan
+            .answers(outcomes, &[10, 11, 12], &[("r1".into(), 4)])
+            .unwrap();
+        let rows: Vec<(i64, i64)> = super::new_rows(&answers).map(|m| (m.id, m.seq)).collect();
+        assert_eq!(rows, [(10, 2), (11, 3), (12, 4)]);
+    }
+
+    #[test]
+    fn at_most_twenty_distinct_emoji() {
+        let original = Message::stored(5, 1, &msg("r1", None));
+        let emoji = [
+            "😀", "😃", "😄", "😁", "😆", "😅", "🤣", "😂", "🙂", "🙃", "😉", "😊", "😇", "🥰",
+            "😍", "🤩", "😘", "😗", "😚", "😙", "🥲",
+        ];
+        let mut batch: Vec<NewMessage> = emoji
+            .iter()
+            .map(|e| change(ChangeKind::React, 5, e, 1))
+            .collect();
+        // An emoji already given may still be added by someone else.
+        batch.push(change(ChangeKind::React, 5, emoji[0], 2));
+        let plan = Plan::new(&batch);
+        let targets = HashMap::from([(5, Target::new(original, vec![]))]);
+        let outcomes = plan.outcomes(vec![], targets);
+        assert_eq!(count_new(&outcomes), 21);
+        assert!(matches!(
+            &outcomes[20],
+            Outcome::Refused(ChatError::TooManyReactions { max: 20 })
+        ));
+        assert!(matches!(&outcomes[21], Outcome::Changed(t) if t.reactions[0].count == 2));
     }
 }

@@ -6,8 +6,8 @@
 //! feed; the backends keep each room's ids and seqs in commit order across processes too (see
 //! the crate docs).
 
-use crate::backend::{Backend, Stored};
-use crate::{Appended, Committed, StoreError};
+use crate::backend::{Answer, Backend};
+use crate::{Appended, Committed, NewAudit, StoreError};
 use chatroom_core::NewMessage;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,8 +21,13 @@ const BATCH_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What the writer is asked to do.
 pub(crate) enum Command {
-    /// Store one message and answer on the oneshot.
-    Append(NewMessage, oneshot::Sender<Result<Appended, StoreError>>),
+    /// Store one message (or change, with the audit entry of a moderation action) and answer
+    /// on the oneshot. The audit is boxed: it is rare, and sends stay small.
+    Append(
+        NewMessage,
+        Option<Box<NewAudit>>,
+        oneshot::Sender<Result<Appended, StoreError>>,
+    ),
     /// Finish the queued appends, close the backend, stop; answer when done.
     Close(oneshot::Sender<()>),
 }
@@ -47,6 +52,7 @@ pub(crate) async fn run<B: Backend>(
 ) {
     let mut batch: Vec<NewMessage> = Vec::with_capacity(MAX_BATCH);
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
+    let mut audits: Vec<(usize, NewAudit)> = Vec::new();
     let mut close_ack = None;
     while close_ack.is_none() {
         let Some(first) = requests.recv().await else {
@@ -55,7 +61,10 @@ pub(crate) async fn run<B: Backend>(
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {
-                Command::Append(msg, reply) => {
+                Command::Append(msg, audit, reply) => {
+                    if let Some(audit) = audit {
+                        audits.push((batch.len(), *audit));
+                    }
                     batch.push(msg);
                     replies.push(reply);
                 }
@@ -69,9 +78,10 @@ pub(crate) async fn run<B: Backend>(
             }
         }
         if !batch.is_empty() {
-            commit(&backend, &batch, &mut replies, &feed, &counters).await;
+            commit(&backend, &batch, &audits, &mut replies, &feed, &counters).await;
             batch.clear();
             replies.clear();
+            audits.clear();
         }
     }
     // Refuse whatever was queued after the close request (dropping a reply sender makes that
@@ -91,16 +101,22 @@ pub(crate) async fn run<B: Backend>(
 async fn commit<B: Backend>(
     backend: &B,
     batch: &[NewMessage],
+    audits: &[(usize, NewAudit)],
     replies: &mut Vec<Reply>,
     feed: &mpsc::Sender<Vec<Committed>>,
     counters: &Counters,
 ) {
-    match transaction(backend, batch, counters).await {
+    match transaction(backend, batch, audits, counters).await {
         Ok(stored) => publish(batch, stored, replies.drain(..), feed, counters).await,
         Err(e) if e.is_data_error() && batch.len() > 1 => {
             tracing::warn!(error = %e, size = batch.len(), "batch failed; retrying one by one");
-            for (msg, reply) in batch.iter().zip(replies.drain(..)) {
-                match transaction(backend, std::slice::from_ref(msg), counters).await {
+            for (i, (msg, reply)) in batch.iter().zip(replies.drain(..)).enumerate() {
+                let audit: Vec<(usize, NewAudit)> = audits
+                    .iter()
+                    .filter(|(at, _)| *at == i)
+                    .map(|(_, a)| (0, a.clone()))
+                    .collect();
+                match transaction(backend, std::slice::from_ref(msg), &audit, counters).await {
                     Ok(stored) => {
                         let one = std::slice::from_ref(msg);
                         publish(one, stored, std::iter::once(reply), feed, counters).await;
@@ -126,9 +142,10 @@ async fn commit<B: Backend>(
 async fn transaction<B: Backend>(
     backend: &B,
     batch: &[NewMessage],
+    audits: &[(usize, NewAudit)],
     counters: &Counters,
-) -> Result<Vec<Stored>, StoreError> {
-    let result = tokio::time::timeout(BATCH_TIMEOUT, backend.insert_batch(batch))
+) -> Result<Vec<Answer>, StoreError> {
+    let result = tokio::time::timeout(BATCH_TIMEOUT, backend.insert_batch(batch, audits))
         .await
         .unwrap_or(Err(StoreError::Timeout(BATCH_TIMEOUT)));
     match &result {
@@ -142,7 +159,7 @@ async fn transaction<B: Backend>(
 /// `stored` answers `batch`, request by request.
 async fn publish(
     batch: &[NewMessage],
-    stored: Vec<Stored>,
+    stored: Vec<Answer>,
     replies: impl Iterator<Item = Reply>,
     feed: &mpsc::Sender<Vec<Committed>>,
     counters: &Counters,
@@ -150,6 +167,7 @@ async fn publish(
     let mut fresh: Vec<Committed> = stored
         .iter()
         .zip(batch)
+        .filter_map(|(s, new)| Some((s.as_ref().ok()?, new)))
         .filter(|(s, _)| !s.duplicate)
         .map(|(s, new)| Committed {
             message: Arc::clone(&s.message),
@@ -158,18 +176,23 @@ async fn publish(
         .collect();
     fresh.sort_by_key(|c| c.message.id);
     let new = fresh.len() as u64;
+    let answered = stored.iter().filter(|s| s.is_ok()).count() as u64;
     counters.stored.fetch_add(new, Ordering::Relaxed);
     counters
         .duplicates
-        .fetch_add(stored.len() as u64 - new, Ordering::Relaxed);
+        .fetch_add(answered - new, Ordering::Relaxed);
     if !fresh.is_empty() && feed.send(fresh).await.is_err() {
         tracing::debug!("committed feed has no receiver; messages stored but not delivered");
     }
     for (s, reply) in stored.into_iter().zip(replies) {
         // The caller may have gone away (its future was dropped); the message is stored anyway.
-        let _ = reply.send(Ok(Appended {
-            message: s.message,
-            duplicate: s.duplicate,
-        }));
+        let _ = reply.send(
+            s.map(|s| Appended {
+                message: s.message,
+                duplicate: s.duplicate,
+                target: s.target,
+            })
+            .map_err(StoreError::Refused),
+        );
     }
 }

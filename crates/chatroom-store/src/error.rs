@@ -60,6 +60,10 @@ pub enum StoreError {
     /// The store was closed (or its writer stopped); nothing was done.
     #[error("message store is closed")]
     Closed,
+    /// A change was refused for its target's state, found in its transaction (no such
+    /// message, deleted, too many reactions); nothing was stored. The client is told this error.
+    #[error("refused: {0}")]
+    Refused(chatroom_core::ChatError),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -73,11 +77,14 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// What a client is told when the store fails: always `unavailable` (nothing was stored or
+/// What a client is told when the store fails: `unavailable` (nothing was stored or
 /// delivered; retry with the same `cid` is safe). The cause is logged here, once, and never
-/// sent to the client.
+/// sent to the client. A [`StoreError::Refused`] change is told its own error.
 impl From<StoreError> for chatroom_core::ChatError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Refused(refusal) = e {
+            return refusal;
+        }
         tracing::warn!(error = %e, "message store unavailable");
         chatroom_core::ChatError::Unavailable
     }

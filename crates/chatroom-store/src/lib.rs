@@ -10,6 +10,15 @@
 //! Reads ([`Store::latest`], [`Store::before`], [`Store::since`]) go through a separate read
 //! pool and never wait for the writer (SQLite in WAL mode, PostgreSQL MVCC).
 //!
+//! Changes (edit, delete, react, unreact) are requests like messages ([`NewMessage::change`]):
+//! the writer checks each against its target's state inside the batch's transaction, stores it
+//! as a row of its own (`kind` != 'message', `target`, an id and the room's next seq) and applies
+//! it to the target (text and `edited`, tombstone, `reactions` rows) in the same transaction.
+//! So the feed, [`Store::since`], [`Store::since_seq`] and the cluster relay carry changes in
+//! room order like messages; [`Store::latest`] and [`Store::before`] return messages only, in
+//! their current state. A change refused for its target's state (gone, deleted, too many
+//! reactions) is answered [`StoreError::Refused`] and stores nothing.
+//!
 //! Database URLs:
 //! - `sqlite://path/to/file.db` (relative) or `sqlite:///abs/path.db`: created if missing,
 //!   WAL with `synchronous=NORMAL`: an acknowledged message survives `kill -9` of the process
@@ -63,7 +72,7 @@ pub use retention::{
     DEFAULT_PURGE_BATCH, PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy,
 };
 
-use backend::{Backend, Stored, Window};
+use backend::{Answer, Backend, Window};
 use batch::{Command, Counters};
 use chatroom_core::{Message, MessageId, NewMessage, RoomName, RoomSeq};
 use std::sync::Arc;
@@ -101,17 +110,28 @@ pub struct Store {
 /// The result of [`Store::append`].
 #[derive(Debug, Clone)]
 pub struct Appended {
-    /// The stored message; for a duplicate, the original one.
+    /// The stored message; for a duplicate, the original one. For a change: the change row
+    /// (or, for a change that changed nothing, the target).
     pub message: Arc<Message>,
-    /// True if (room, cid) was already stored: nothing new was stored or published.
+    /// True if (room, cid) was already stored, or a change changed nothing: nothing new was
+    /// stored or published.
     pub duplicate: bool,
+    /// For a change: its target as it is now (what the client is answered with).
+    pub target: Option<Arc<Message>>,
 }
 
 /// Part of a room's history, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Page {
-    /// The messages, ascending by id.
+    /// The messages (kind 'message'), ascending by id, in their current state.
     pub messages: Vec<Message>,
+    /// Change rows ([`Message::change`] set), ascending by id: only [`Store::since`] and
+    /// [`Store::since_seq`] return them, interleaved with `messages` in the room's order (the
+    /// limit counts both).
+    pub changes: Vec<Message>,
+    /// The highest id this page covers (message or change); `None` for an empty page. A client
+    /// continues a `since` read with it.
+    pub through: Option<MessageId>,
     /// Whether more messages lie beyond this page in the direction read (older for
     /// `latest`/`before`, newer for `since`).
     pub more: bool,
@@ -144,11 +164,23 @@ enum AnyBackend {
 }
 
 impl Backend for AnyBackend {
-    async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
+    async fn insert_batch(
+        &self,
+        batch: &[NewMessage],
+        audits: &[(usize, NewAudit)],
+    ) -> Result<Vec<Answer>, StoreError> {
         match self {
-            Self::Memory(b) => b.insert_batch(batch).await,
-            Self::Sqlite(b) => b.insert_batch(batch).await,
-            Self::Postgres(b) => b.insert_batch(batch).await,
+            Self::Memory(b) => b.insert_batch(batch, audits).await,
+            Self::Sqlite(b) => b.insert_batch(batch, audits).await,
+            Self::Postgres(b) => b.insert_batch(batch, audits).await,
+        }
+    }
+
+    async fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        match self {
+            Self::Memory(b) => b.message(id).await,
+            Self::Sqlite(b) => b.message(id).await,
+            Self::Postgres(b) => b.message(id).await,
         }
     }
 
@@ -255,12 +287,37 @@ impl Store {
         msg: NewMessage,
     ) -> Result<impl Future<Output = Result<Appended, StoreError>> + Send + 'static, StoreError>
     {
+        self.submit_audited(msg, None).await
+    }
+
+    /// [`Store::append`] of a change that is a moderation action: `audit` is written in the
+    /// same transaction, if the change stored a row (a refused change records nothing).
+    pub async fn append_audited(
+        &self,
+        msg: NewMessage,
+        audit: NewAudit,
+    ) -> Result<Appended, StoreError> {
+        self.submit_audited(msg, Some(Box::new(audit))).await?.await
+    }
+
+    async fn submit_audited(
+        &self,
+        msg: NewMessage,
+        audit: Option<Box<NewAudit>>,
+    ) -> Result<impl Future<Output = Result<Appended, StoreError>> + Send + 'static, StoreError>
+    {
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Command::Append(msg, reply))
+            .send(Command::Append(msg, audit, reply))
             .await
             .map_err(|_| StoreError::Closed)?;
         Ok(async move { answer.await.map_err(|_| StoreError::Closed)? })
+    }
+
+    /// The message (not a change row) with id `id` in its current state (text, edit mark,
+    /// tombstone, reactions), or `None`.
+    pub async fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        self.backend.message(id).await
     }
 
     /// The last `limit` messages of `room`, oldest first; `more`: older ones exist.
@@ -283,8 +340,9 @@ impl Store {
             .await
     }
 
-    /// Up to `limit` messages of `room` with id > `since` (the oldest of those), oldest first;
-    /// `more`: there are more after them.
+    /// Up to `limit` rows of `room` with id > `since` (the oldest of those), oldest first, split
+    /// into messages (current state) and changes; `more`: there are more after them; `through`:
+    /// the last row's id.
     pub async fn since(
         &self,
         room: &RoomName,
@@ -296,8 +354,8 @@ impl Store {
             .await
     }
 
-    /// Up to `limit` messages of `room` with seq > `since`, oldest first; `more`: there are more
-    /// after them. What a cluster node reads when the relay lost messages (`truncated` is
+    /// Up to `limit` rows of `room` with seq > `since`, oldest first (messages and changes, as
+    /// [`Store::since`] splits them); `more`: there are more after them. What a cluster node reads when the relay lost messages (`truncated` is
     /// always false here: the reader sees holes in `seq` itself).
     pub async fn since_seq(
         &self,

@@ -2,10 +2,11 @@
 //! rooms, per-room seqs 1, 2, 3, …, `(room, cid)` de-duplication through the shared [`Plan`],
 //! all-or-nothing batches), no SQL and no persistence.
 
-use crate::backend::{Backend, Plan, Stored, Window, count_new};
-use crate::retention::{PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally, truncated};
-use crate::{Page, StoreError};
-use chatroom_core::{Message, MessageId, NewMessage, RoomSeq};
+use crate::backend::{Answer, Backend, Plan, Target, Window, count_new, into_page};
+use crate::retention::{PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
+use crate::{NewAudit, Page, StoreError};
+use chatroom_core::change::ReactionRow;
+use chatroom_core::{ChangeKind, Message, MessageId, NewMessage, RoomSeq};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -20,8 +21,12 @@ pub(crate) struct MemoryBackend {
 #[derive(Default)]
 struct State {
     last_id: MessageId,
-    /// Each room's messages, ascending by id.
+    /// Each room's rows (messages in their current state, and change rows), ascending by id.
     rooms: HashMap<String, Vec<Arc<Message>>>,
+    /// Message id -> its room (to find a change's target).
+    room_of: HashMap<MessageId, String>,
+    /// The `reactions` table: message id -> its reaction rows.
+    reactions: HashMap<MessageId, Vec<ReactionRow>>,
     /// (room, cid) -> the message stored with it.
     cids: HashMap<(String, String), Arc<Message>>,
     /// The `settings` table.
@@ -59,6 +64,8 @@ impl State {
                 !go
             });
             for m in removed {
+                self.room_of.remove(&m.id);
+                self.reactions.remove(&m.id);
                 if let Some(cid) = &m.cid {
                     self.cids.remove(&(m.room.clone(), cid.clone()));
                 }
@@ -78,29 +85,75 @@ impl MemoryBackend {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Empties message `id`'s text, as the SQL backends' tombstone does; the tombstone.
-    pub(crate) fn tombstone(&self, id: MessageId) -> Option<Message> {
-        let mut state = self.lock();
-        let room = state
-            .rooms
-            .iter()
-            .find(|(_, all)| all.binary_search_by_key(&id, |m| m.id).is_ok())
-            .map(|(room, _)| room.clone())?;
-        let all = state.rooms.get_mut(&room)?;
+    /// Message `id`'s row as it is now, with its reaction rows.
+    fn target(state: &State, id: MessageId) -> Option<Target> {
+        let all = state.rooms.get(state.room_of.get(&id)?)?;
         let at = all.binary_search_by_key(&id, |m| m.id).ok()?;
-        let tombstone = Arc::new(Message::clone(&all[at]).into_tombstone());
-        all[at] = Arc::clone(&tombstone);
-        if let Some(cid) = &tombstone.cid {
-            state
-                .cids
-                .insert((room, cid.clone()), Arc::clone(&tombstone));
+        let rows = state.reactions.get(&id).cloned().unwrap_or_default();
+        Some(Target::new(Message::clone(&all[at]), rows))
+    }
+}
+
+impl State {
+    /// Puts `message` (a new state of a stored row) in place of the row with its id.
+    fn replace(&mut self, message: Message) {
+        let Some(all) = self
+            .room_of
+            .get(&message.id)
+            .and_then(|room| self.rooms.get_mut(room))
+        else {
+            return;
+        };
+        let Ok(at) = all.binary_search_by_key(&message.id, |m| m.id) else {
+            return;
+        };
+        let message = Arc::new(message);
+        all[at] = Arc::clone(&message);
+        // A retried send with its cid is answered with the message as it is now.
+        if let Some(cid) = &message.cid {
+            self.cids
+                .insert((message.room.clone(), cid.clone()), message);
         }
-        Some(Message::clone(&tombstone))
+    }
+
+    /// Applies stored change row `change` to its target's reaction rows (the target's text
+    /// and reactions are replaced as a whole by [`State::replace`]).
+    fn apply_reactions(&mut self, change: &Message) {
+        let Some(c) = change.change else {
+            return;
+        };
+        let user = change.user_id.as_ref().map(|u| u.as_str().to_owned());
+        match (c.kind, user) {
+            (ChangeKind::Delete, _) => {
+                self.reactions.remove(&c.target);
+            }
+            (ChangeKind::React, Some(user_id)) => {
+                self.reactions
+                    .entry(c.target)
+                    .or_default()
+                    .push(ReactionRow {
+                        emoji: change.text.clone(),
+                        user_id,
+                        name: change.name.clone(),
+                        ts: change.ts,
+                    });
+            }
+            (ChangeKind::Unreact, Some(user_id)) => {
+                if let Some(rows) = self.reactions.get_mut(&c.target) {
+                    rows.retain(|r| !(r.emoji == change.text && r.user_id == user_id));
+                }
+            }
+            _ => {}
+        }
     }
 }
 
 impl Backend for MemoryBackend {
-    async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
+    async fn insert_batch(
+        &self,
+        batch: &[NewMessage],
+        audits: &[(usize, NewAudit)],
+    ) -> Result<Vec<Answer>, StoreError> {
         // Stand-in for the I/O of a real commit: lets appends that arrive meanwhile queue up
         // behind this batch, as they do with a database.
         tokio::task::yield_now().await;
@@ -112,7 +165,12 @@ impl Backend for MemoryBackend {
             .filter_map(|(room, cid)| state.cids.get(&(room.to_owned(), cid.to_owned())))
             .map(|m| Message::clone(m))
             .collect();
-        let outcomes = plan.outcomes(existing);
+        let targets = plan
+            .targets()
+            .into_iter()
+            .filter_map(|id| Some((id, Self::target(&state, id)?)))
+            .collect();
+        let outcomes = plan.outcomes(existing, targets);
         let first = state.last_id + 1;
         let last = state.last_id + count_new(&outcomes) as MessageId;
         let ids: Vec<MessageId> = (first..=last).collect();
@@ -128,48 +186,75 @@ impl Backend for MemoryBackend {
         // Nothing below can fail: the batch is stored all at once, or (above) not at all.
         state.last_id = last;
         state.seqs.extend(heads);
-        for new in stored.iter().filter(|s| !s.duplicate) {
+        for new in stored.iter().filter_map(|s| s.as_ref().ok()) {
+            if new.duplicate {
+                continue;
+            }
             let kept = Arc::clone(&new.message);
             if let Some(cid) = &kept.cid {
                 state
                     .cids
                     .insert((kept.room.clone(), cid.clone()), Arc::clone(&kept));
             }
-            state.rooms.entry(kept.room.clone()).or_default().push(kept);
+            state.room_of.insert(kept.id, kept.room.clone());
+            state
+                .rooms
+                .entry(kept.room.clone())
+                .or_default()
+                .push(Arc::clone(&kept));
+            if let Some(target) = &new.target {
+                state.apply_reactions(&kept);
+                state.replace(Message::clone(target));
+            }
+        }
+        for (at, audit) in audits {
+            if matches!(stored.get(*at), Some(Ok(s)) if !s.duplicate) {
+                crate::moderation::lock(&self.moderation).audit(audit);
+            }
         }
         Ok(stored)
     }
 
+    async fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        let state = self.lock();
+        Ok(Self::target(&state, id)
+            .map(|t| t.message)
+            .filter(|m| m.change.is_none()))
+    }
+
+    /// Reads `limit + 1` rows the way the SQL does and shapes them with the same
+    /// [`into_page`].
     async fn page(&self, room: &str, window: Window, limit: u32) -> Result<Page, StoreError> {
         let state = self.lock();
         let all: &[Arc<Message>] = state.rooms.get(room).map_or(&[], Vec::as_slice);
-        let limit = limit as usize;
-        let (slice, more) = match window {
-            Window::Latest => {
-                let start = all.len().saturating_sub(limit);
-                (&all[start..], start > 0)
-            }
+        let fetch = limit as usize + 1;
+        let messages_only = |m: &&Arc<Message>| m.change.is_none();
+        let rows: Vec<&Arc<Message>> = match window {
+            Window::Latest => all.iter().rev().filter(messages_only).take(fetch).collect(),
             Window::Before(before) => {
                 let end = all.partition_point(|m| m.id < before);
-                let start = end.saturating_sub(limit);
-                (&all[start..end], start > 0)
+                all[..end]
+                    .iter()
+                    .rev()
+                    .filter(messages_only)
+                    .take(fetch)
+                    .collect()
             }
             Window::Since(since) => {
                 let start = all.partition_point(|m| m.id <= since);
-                let end = start.saturating_add(limit).min(all.len());
-                (&all[start..end], end < all.len())
+                all[start..].iter().take(fetch).collect()
             }
             Window::SinceSeq(since) => {
                 let start = all.partition_point(|m| m.seq <= since);
-                let end = start.saturating_add(limit).min(all.len());
-                (&all[start..end], end < all.len())
+                all[start..].iter().take(fetch).collect()
             }
         };
-        Ok(Page {
-            messages: slice.iter().map(|m| Message::clone(m)).collect(),
-            more,
-            truncated: truncated(window, more, state.purged.get(room).copied()),
-        })
+        Ok(into_page(
+            rows.into_iter().map(|m| Message::clone(m)).collect(),
+            window,
+            limit,
+            state.purged.get(room).copied(),
+        ))
     }
 
     async fn setting_or_insert(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {

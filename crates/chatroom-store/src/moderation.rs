@@ -1,5 +1,5 @@
-//! Moderation storage: bans that outlive a restart, the audit trail of every moderation action,
-//! and message tombstones. Kept apart from the message writer: these writes are rare, each is
+//! Moderation storage: bans that outlive a restart and the audit trail of every moderation
+//! action. Kept apart from the message writer: these writes are rare, each is
 //! one small transaction of its own, and none of them may wait behind (or slow down) a group
 //! commit — on PostgreSQL they use the read pool (whose connections can write), on SQLite the
 //! one write connection between two batches (SQLite has one writer anyway).
@@ -8,13 +8,13 @@
 //! unban or delete without its record, and no record of one that did not happen. Actions that
 //! change nothing stored (kick, mute) are recorded with [`crate::Store::record`].
 //!
-//! A deleted message keeps its row, id, room, sender and time; only its text is emptied. No
-//! `send` can store empty text, so empty text *is* the tombstone, and every read (history,
-//! `since`) returns it as [`Message::deleted`] without a column or a join of its own.
+//! A moderator's delete is a change like an author's: it goes through the message writer
+//! ([`crate::Store::append_audited`]), which writes the audit entry in the change's
+//! transaction. A deleted message keeps its row, id, room, sender and time; only its text is
+//! emptied. No `send` can store empty text, so empty text *is* the tombstone.
 
 use crate::AnyBackend;
 use crate::{Store, StoreError};
-use chatroom_core::{Message, MessageId};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 
@@ -148,20 +148,20 @@ pub(crate) struct MemoryTables {
 pub(crate) type SharedTables = Arc<Mutex<MemoryTables>>;
 
 impl MemoryTables {
-    fn audit(&mut self, new: &NewAudit) -> AuditEntry {
+    pub(crate) fn audit(&mut self, new: &NewAudit) -> AuditEntry {
         let entry = AuditEntry::stored(self.audit.len() as i64 + 1, new);
         self.audit.push(entry.clone());
         entry
     }
 }
 
-fn lock(tables: &SharedTables) -> std::sync::MutexGuard<'_, MemoryTables> {
+pub(crate) fn lock(tables: &SharedTables) -> std::sync::MutexGuard<'_, MemoryTables> {
     // Every change below is a single push or remove: a panic cannot leave half of one.
     tables.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// SQL shared by SQLite and PostgreSQL (`$N` binds on both).
-mod sql {
+pub(crate) mod sql {
     pub const INSERT_BAN: &str = "INSERT INTO bans \
         (user_id, name, name_key, ip, until_ms, reason, actor, created_ms) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
@@ -174,8 +174,6 @@ mod sql {
         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
     pub const AUDIT_PAGE: &str = "SELECT id, ts, actor, action, target, reason, detail FROM audit \
         WHERE id < $1 ORDER BY id DESC LIMIT $2";
-    pub const TOMBSTONE: &str = "UPDATE messages SET text = '' WHERE id = $1 \
-        RETURNING id, seq, room, name, text, ts, cid, user_id";
 }
 
 /// The same transaction code for both SQL engines (their connection types differ, the SQL and
@@ -185,8 +183,6 @@ macro_rules! sql_engine {
         mod $module {
             use super::{Ban, NewAudit, NewBan, sql};
             use crate::StoreError;
-            use crate::sql::MessageRow;
-            use chatroom_core::{Message, MessageId};
             use sqlx::Connection as _;
 
             async fn audit(conn: &mut $Conn, new: &NewAudit) -> Result<i64, StoreError> {
@@ -250,23 +246,6 @@ macro_rules! sql_engine {
                 }
                 tx.commit().await?;
                 Ok(gone)
-            }
-
-            pub(super) async fn tombstone(
-                conn: &mut $Conn,
-                id: MessageId,
-                log: &NewAudit,
-            ) -> Result<Option<Message>, StoreError> {
-                let mut tx = conn.begin().await?;
-                let row: Option<MessageRow> = sqlx::query_as(sql::TOMBSTONE)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if row.is_some() {
-                    audit(&mut tx, log).await?;
-                }
-                tx.commit().await?;
-                Ok(row.map(Message::from))
             }
         }
     };
@@ -344,32 +323,6 @@ impl Store {
                 .bind(now_ms)
                 .fetch_all(&b.read)
                 .await?),
-        }
-    }
-
-    /// Empties message `id`'s text (a tombstone) and records `log`; the tombstone, or `None`
-    /// if there is no such message. Deleting a tombstone again succeeds and records again.
-    pub async fn tombstone(
-        &self,
-        id: MessageId,
-        log: NewAudit,
-    ) -> Result<Option<Message>, StoreError> {
-        match &self.backend {
-            AnyBackend::Memory(b) => {
-                let tombstone = b.tombstone(id);
-                if tombstone.is_some() {
-                    lock(&b.moderation).audit(&log);
-                }
-                Ok(tombstone)
-            }
-            AnyBackend::Sqlite(b) => {
-                b.write(async |conn| on_sqlite::tombstone(conn, id, &log).await)
-                    .await
-            }
-            AnyBackend::Postgres(b) => {
-                let mut conn = b.read.acquire().await?;
-                on_postgres::tombstone(&mut conn, id, &log).await
-            }
         }
     }
 

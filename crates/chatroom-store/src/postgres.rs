@@ -13,16 +13,17 @@
 //! others skip their round. That connection is closed after the round, so the lock can never outlive it.
 //! Space: deleted rows are reclaimed by autovacuum and reused by new rows (no VACUUM FULL).
 
-use crate::backend::{Backend, Plan, Stored, Window, count_new, into_page};
+use crate::backend::{Answer, Backend, Plan, Target, Window, count_new, into_page, new_rows};
 use crate::error::redact;
 use crate::retention::{PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
-use crate::sql::{self, MessageRow};
-use crate::{Page, StoreError};
-use chatroom_core::{Message, NewMessage, RoomSeq, UserId};
+use crate::sql::{self, MessageRow, ReactionSqlRow};
+use crate::{NewAudit, Page, StoreError};
+use chatroom_core::{ChangeKind, Message, MessageId, NewMessage, RoomSeq, UserId};
 use sqlx::postgres::{
     PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres,
 };
 use sqlx::{ConnectOptions, Connection};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,12 @@ async fn purge_batch(
         tx.rollback().await?;
         return Ok(0);
     }
+    // The purged messages' reactions go with them (no foreign key: the writer inserts them).
+    let ids: Vec<i64> = rows.iter().map(|(_, id)| *id).collect();
+    sqlx::query("DELETE FROM reactions WHERE message_id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
     for (room, through) in tally.add(&rows) {
         sqlx::query(UPSERT_PURGED)
             .bind(room)
@@ -196,6 +203,8 @@ struct Columns<'a> {
     ts: Vec<i64>,
     cid: Vec<Option<&'a str>>,
     user_id: Vec<Option<&'a str>>,
+    kind: Vec<&'a str>,
+    target: Vec<Option<i64>>,
 }
 
 impl Columns<'_> {
@@ -209,8 +218,133 @@ impl Columns<'_> {
             ts: Vec::with_capacity(n),
             cid: Vec::with_capacity(n),
             user_id: Vec::with_capacity(n),
+            kind: Vec::with_capacity(n),
+            target: Vec::with_capacity(n),
         }
     }
+}
+
+/// Gives `messages` (messages, not change rows) their reactions: one query for all of them.
+async fn with_reactions(
+    conn: &mut PgConnection,
+    messages: &mut [Message],
+) -> Result<(), StoreError> {
+    let ids: Vec<MessageId> = messages
+        .iter()
+        .filter(|m| m.change.is_none() && !m.deleted)
+        .map(|m| m.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<ReactionSqlRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM reactions WHERE message_id = ANY($1)",
+        sql::REACTION_COLUMNS
+    ))
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    sql::attach_reactions(messages, rows);
+    Ok(())
+}
+
+/// The targets of a batch's changes as they are before it (absent: no such row), locked until
+/// the transaction ends (`ids` ascending, so batches of two nodes lock them in one order, and
+/// before any `room_seq` row): a change made meanwhile by another node is waited for and then
+/// seen, so two nodes cannot both delete, or both add the same reaction.
+async fn targets(
+    conn: &mut PgConnection,
+    ids: &[MessageId],
+) -> Result<HashMap<MessageId, Target>, StoreError> {
+    let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM messages m WHERE m.id = ANY($1) ORDER BY m.id FOR UPDATE",
+        sql::COLUMNS
+    ))
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let reactions: Vec<ReactionSqlRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM reactions WHERE message_id = ANY($1)",
+        sql::REACTION_COLUMNS
+    ))
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_message: HashMap<MessageId, Vec<_>> = HashMap::new();
+    for row in reactions {
+        by_message
+            .entry(row.message_id)
+            .or_default()
+            .push(row.into());
+    }
+    Ok(rows
+        .into_iter()
+        .map(Message::from)
+        .map(|m| {
+            let rows = by_message.remove(&m.id).unwrap_or_default();
+            (m.id, Target::new(m, rows))
+        })
+        .collect())
+}
+
+/// Applies the batch's stored change rows to their targets, in order (same transaction).
+async fn apply_changes(conn: &mut PgConnection, changes: &[&Message]) -> Result<(), StoreError> {
+    for row in changes {
+        let Some(change) = row.change else {
+            continue;
+        };
+        let user = row.user_id.as_ref().map(UserId::as_str);
+        match change.kind {
+            ChangeKind::Edit => {
+                sqlx::query(sql::EDIT)
+                    .bind(change.target)
+                    .bind(row.text.as_str())
+                    .bind(row.ts)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            ChangeKind::Delete => {
+                sqlx::query(sql::TOMBSTONE)
+                    .bind(change.target)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(sql::CLEAR_REACTIONS)
+                    .bind(change.target)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            ChangeKind::React => {
+                sqlx::query(sql::REACT)
+                    .bind(change.target)
+                    .bind(row.text.as_str())
+                    .bind(user)
+                    .bind(row.name.as_str())
+                    .bind(row.ts)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            ChangeKind::Unreact => {
+                sqlx::query(sql::UNREACT)
+                    .bind(change.target)
+                    .bind(row.text.as_str())
+                    .bind(user)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    search_index_changes(conn, changes).await
+}
+
+/// Search index maintenance for edits and deletes, inside the change's transaction: the ONE
+/// place the PostgreSQL full-text index (issue 11, search) re-indexes an edited message
+/// (`change.kind == Edit`: `row.text` is its new text, `change.target` its id) and un-indexes
+/// a deleted one (`Delete`). Reactions change no text. Nothing to do until that index exists.
+async fn search_index_changes(
+    _conn: &mut PgConnection,
+    _changes: &[&Message],
+) -> Result<(), StoreError> {
+    Ok(())
 }
 
 /// Removes our `schema=NAME` parameter from `url`; returns the rest and the schema.
@@ -265,7 +399,11 @@ impl Backend for PgBackend {
     /// which PostgreSQL evaluates `nextval`, inserts rows or returns them. A (room, cid)
     /// inserted meanwhile by another process makes the insert fail on the unique constraint
     /// (then the batch is retried message by message, and the lookup finds it).
-    async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
+    async fn insert_batch(
+        &self,
+        batch: &[NewMessage],
+        audits: &[(usize, NewAudit)],
+    ) -> Result<Vec<Answer>, StoreError> {
         let plan = Plan::new(batch);
         let (rooms, cids): (Vec<&str>, Vec<&str>) = plan.keys().into_iter().unzip();
         let mut tx = self.write.begin().await?;
@@ -283,7 +421,13 @@ impl Backend for PgBackend {
             .fetch_all(&mut *tx)
             .await?
         };
-        let outcomes = plan.outcomes(existing.into_iter().map(Message::from).collect());
+        let wanted = plan.targets();
+        let targets = if wanted.is_empty() {
+            HashMap::new()
+        } else {
+            targets(&mut tx, &wanted).await?
+        };
+        let outcomes = plan.outcomes(existing.into_iter().map(Message::from).collect(), targets);
         let new = count_new(&outcomes);
         let (seq_rooms, seq_counts): (Vec<&str>, Vec<i64>) =
             plan.new_rooms(&outcomes).into_iter().unzip();
@@ -315,9 +459,8 @@ impl Backend for PgBackend {
         ids.sort_unstable();
         let stored = plan.answers(outcomes, &ids, &heads)?;
         if new > 0 {
-            let rows = stored.iter().filter(|s| !s.duplicate).map(|s| &*s.message);
             let mut columns = Columns::with_capacity(new);
-            for m in rows {
+            for m in new_rows(&stored) {
                 columns.id.push(m.id);
                 columns.seq.push(m.seq);
                 columns.room.push(&m.room);
@@ -326,12 +469,17 @@ impl Backend for PgBackend {
                 columns.ts.push(m.ts);
                 columns.cid.push(m.cid.as_deref());
                 columns.user_id.push(m.user_id.as_ref().map(UserId::as_str));
+                columns
+                    .kind
+                    .push(m.change.map_or("message", |c| c.kind.as_str()));
+                columns.target.push(m.change.map(|c| c.target));
             }
             sqlx::query(
-                "INSERT INTO messages (id, seq, room, name, text, ts, cid, user_id) \
+                "INSERT INTO messages (id, seq, room, name, text, ts, cid, user_id, kind, target) \
                  OVERRIDING SYSTEM VALUE \
                  SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], \
-                                      $5::text[], $6::int8[], $7::text[], $8::text[])",
+                                      $5::text[], $6::int8[], $7::text[], $8::text[], \
+                                      $9::text[], $10::int8[])",
             )
             .bind(&columns.id)
             .bind(&columns.seq)
@@ -341,8 +489,27 @@ impl Backend for PgBackend {
             .bind(&columns.ts)
             .bind(&columns.cid)
             .bind(&columns.user_id)
+            .bind(&columns.kind)
+            .bind(&columns.target)
             .execute(&mut *tx)
             .await?;
+            let changes: Vec<&Message> = new_rows(&stored).filter(|m| m.change.is_some()).collect();
+            if !changes.is_empty() {
+                apply_changes(&mut tx, &changes).await?;
+            }
+        }
+        for (at, audit) in audits {
+            if matches!(stored.get(*at), Some(Ok(s)) if !s.duplicate) {
+                sqlx::query(crate::moderation::sql::INSERT_AUDIT)
+                    .bind(audit.ts)
+                    .bind(&audit.actor)
+                    .bind(&audit.action)
+                    .bind(&audit.target)
+                    .bind(&audit.reason)
+                    .bind(&audit.detail)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(stored)
@@ -360,16 +527,23 @@ impl Backend for PgBackend {
                 .bind(fetch),
         };
         let rows: Vec<MessageRow> = query.fetch_all(&self.read).await?;
+        let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
+        with_reactions(&mut *self.read.acquire().await?, &mut messages).await?;
         let purged: Option<i64> = sqlx::query_scalar(sql::PURGED_THROUGH)
             .bind(room)
             .fetch_optional(&self.read)
             .await?;
-        Ok(into_page(
-            rows.into_iter().map(Message::from).collect(),
-            window,
-            limit,
-            purged,
-        ))
+        Ok(into_page(messages, window, limit, purged))
+    }
+
+    async fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        let row: Option<MessageRow> = sqlx::query_as(sql::MESSAGE)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        let mut messages: Vec<Message> = row.into_iter().map(Message::from).collect();
+        with_reactions(&mut *self.read.acquire().await?, &mut messages).await?;
+        Ok(messages.pop())
     }
 
     /// On the read pool (its connections can write), so it never waits for the writer. Two

@@ -2,7 +2,8 @@
 //! both read, in one place: a change to the schema or to a read then happens once, and the two
 //! engines cannot drift apart. Engine-specific statements stay in their backend modules.
 
-use chatroom_core::{Message, UserId};
+use chatroom_core::change::ReactionRow;
+use chatroom_core::{Change, ChangeKind, Message, UserId};
 
 /// A `messages` row as both SQL backends read it.
 #[derive(sqlx::FromRow)]
@@ -15,10 +16,18 @@ pub(crate) struct MessageRow {
     ts: i64,
     cid: Option<String>,
     user_id: Option<String>,
+    kind: String,
+    target: Option<i64>,
+    edited: Option<i64>,
 }
 
 impl From<MessageRow> for Message {
     fn from(r: MessageRow) -> Self {
+        // A change row names its kind and target; a row whose kind this build does not know
+        // (or without a target) reads as a message rather than failing the page.
+        let change = ChangeKind::parse(&r.kind)
+            .zip(r.target)
+            .map(|(kind, target)| Change { kind, target });
         Message {
             id: r.id,
             seq: r.seq,
@@ -30,8 +39,12 @@ impl From<MessageRow> for Message {
             // later) is shown without attribution rather than failing the whole page.
             user_id: r.user_id.and_then(|u| UserId::try_from(u).ok()),
             // A moderator's delete leaves the row with empty text (crate::moderation).
-            deleted: r.text.is_empty(),
+            deleted: change.is_none() && r.text.is_empty(),
             text: r.text,
+            edited: r.edited,
+            // Read from `reactions` by the page that returns the message.
+            reactions: Vec::new(),
+            change,
         }
     }
 }
@@ -39,19 +52,83 @@ impl From<MessageRow> for Message {
 // Reads of a room's history.
 
 /// The columns [`MessageRow`] reads, in order, for `SELECT`s of `messages m`.
-pub const COLUMNS: &str = "m.id, m.seq, m.room, m.name, m.text, m.ts, m.cid, m.user_id";
-/// Newest first: $1 room, $2 limit.
-pub const LATEST: &str = "SELECT id, seq, room, name, text, ts, cid, user_id FROM messages \
-     WHERE room = $1 ORDER BY id DESC LIMIT $2";
-/// Newest first below an id: $1 room, $2 before, $3 limit.
-pub const BEFORE: &str = "SELECT id, seq, room, name, text, ts, cid, user_id FROM messages \
-     WHERE room = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
-/// Oldest first above an id: $1 room, $2 since, $3 limit.
-pub const SINCE: &str = "SELECT id, seq, room, name, text, ts, cid, user_id FROM messages \
-     WHERE room = $1 AND id > $2 ORDER BY id ASC LIMIT $3";
-/// Oldest first above a seq (the unique (room, seq) index): $1 room, $2 seq, $3 limit.
-pub const SINCE_SEQ: &str = "SELECT id, seq, room, name, text, ts, cid, user_id FROM messages \
-     WHERE room = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3";
+pub const COLUMNS: &str =
+    "m.id, m.seq, m.room, m.name, m.text, m.ts, m.cid, m.user_id, m.kind, m.target, m.edited";
+/// Newest messages first (no change rows): $1 room, $2 limit.
+pub const LATEST: &str = "SELECT id, seq, room, name, text, ts, cid, user_id, kind, target, edited \
+     FROM messages WHERE room = $1 AND kind = 'message' ORDER BY id DESC LIMIT $2";
+/// Newest messages first below an id (no change rows): $1 room, $2 before, $3 limit.
+pub const BEFORE: &str = "SELECT id, seq, room, name, text, ts, cid, user_id, kind, target, edited \
+     FROM messages WHERE room = $1 AND id < $2 AND kind = 'message' ORDER BY id DESC LIMIT $3";
+/// Oldest first above an id, messages and changes: $1 room, $2 since, $3 limit.
+pub const SINCE: &str = "SELECT id, seq, room, name, text, ts, cid, user_id, kind, target, edited \
+     FROM messages WHERE room = $1 AND id > $2 ORDER BY id ASC LIMIT $3";
+/// Oldest first above a seq (the unique (room, seq) index), messages and changes: $1 room,
+/// $2 seq, $3 limit.
+pub const SINCE_SEQ: &str = "SELECT id, seq, room, name, text, ts, cid, user_id, kind, target, \
+     edited FROM messages WHERE room = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3";
+/// One message (not a change row): $1 id.
+pub const MESSAGE: &str = "SELECT id, seq, room, name, text, ts, cid, user_id, kind, target, \
+     edited FROM messages WHERE id = $1 AND kind = 'message'";
+
+// Changes, applied to their target in the transaction that stores the change row.
+
+/// An edit: $1 id, $2 text, $3 edited (ms).
+pub const EDIT: &str = "UPDATE messages SET text = $2, edited = $3 WHERE id = $1";
+/// A delete: the tombstone (empty text, which no `send` can store, no edit mark): $1 id.
+pub const TOMBSTONE: &str = "UPDATE messages SET text = '', edited = NULL WHERE id = $1";
+/// A delete takes the reactions with it: $1 id.
+pub const CLEAR_REACTIONS: &str = "DELETE FROM reactions WHERE message_id = $1";
+/// A reaction: $1 id, $2 emoji, $3 user id, $4 name, $5 ts.
+pub const REACT: &str = "INSERT INTO reactions (message_id, emoji, user_id, name, ts) \
+     VALUES ($1, $2, $3, $4, $5)";
+/// A reaction taken back: $1 id, $2 emoji, $3 user id.
+pub const UNREACT: &str =
+    "DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_id = $3";
+
+/// A `reactions` row as both SQL backends read it (with the message it belongs to).
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReactionSqlRow {
+    pub message_id: i64,
+    emoji: String,
+    user_id: String,
+    name: String,
+    ts: i64,
+}
+
+impl From<ReactionSqlRow> for ReactionRow {
+    fn from(r: ReactionSqlRow) -> Self {
+        ReactionRow {
+            emoji: r.emoji,
+            user_id: r.user_id,
+            name: r.name,
+            ts: r.ts,
+        }
+    }
+}
+
+/// The columns [`ReactionSqlRow`] reads, for `SELECT`s of `reactions`.
+pub const REACTION_COLUMNS: &str = "message_id, emoji, user_id, name, ts";
+
+/// Gives each of `messages` its reactions out of `rows` (any order, any messages).
+pub(crate) fn attach_reactions(messages: &mut [Message], rows: Vec<ReactionSqlRow>) {
+    if rows.is_empty() {
+        return;
+    }
+    let mut by_message: std::collections::HashMap<i64, Vec<ReactionRow>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        by_message
+            .entry(row.message_id)
+            .or_default()
+            .push(row.into());
+    }
+    for m in messages {
+        if let Some(rows) = by_message.get(&m.id) {
+            m.reactions = chatroom_core::change::fold_reactions(rows);
+        }
+    }
+}
 
 /// Adds to a room's sequence counter (the new rows' count as `seq`) and returns the new
 /// value; followed by `RETURNING room, seq`. The conflicting row stays locked until commit.

@@ -15,17 +15,18 @@
 //! one connection, so they take turns with append batches; no lock is needed because one
 //! process owns the file's writes (a second server on the same file is not supported).
 
-use crate::backend::{Backend, Plan, Stored, Window, count_new, into_page};
+use crate::backend::{Answer, Backend, Plan, Target, Window, count_new, into_page, new_rows};
 use crate::error::redact;
 use crate::retention::{PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
-use crate::sql::{self, MessageRow};
-use crate::{Page, StoreError};
-use chatroom_core::{Message, NewMessage, RoomSeq, UserId};
+use crate::sql::{self, MessageRow, ReactionSqlRow};
+use crate::{NewAudit, Page, StoreError};
+use chatroom_core::{ChangeKind, Message, MessageId, NewMessage, RoomSeq, UserId};
 use sqlx::sqlite::{
     Sqlite, SqliteArguments, SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool,
     SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Acquire, QueryBuilder};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,6 +149,17 @@ impl SqliteBackend {
             tx.rollback().await?;
             return Ok(0);
         }
+        // The purged messages' reactions go with them (no foreign key: change rows and
+        // reactions are written by the one writer, and a purge must not wait on cascades).
+        for chunk in rows.chunks(SQLITE_MAX_PARAMS) {
+            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM reactions WHERE message_id IN (");
+            let mut list = q.separated(", ");
+            for (_, id) in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            q.build().persistent(false).execute(&mut *tx).await?;
+        }
         for (room, through) in tally.add(&rows) {
             sqlx::query(UPSERT_PURGED)
                 .bind(room)
@@ -173,9 +185,23 @@ impl Backend for SqliteBackend {
     /// the process, and against other processes too: a row they insert after our read makes
     /// our insert fail (WAL refuses to write from an outdated snapshot, and an id or (room, cid)
     /// taken meanwhile violates a unique constraint), never store under a wrong id.
-    async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Stored>, StoreError> {
-        self.write(async |conn| insert_batch(conn, batch).await)
+    async fn insert_batch(
+        &self,
+        batch: &[NewMessage],
+        audits: &[(usize, NewAudit)],
+    ) -> Result<Vec<Answer>, StoreError> {
+        self.write(async |conn| insert_batch(conn, batch, audits).await)
             .await
+    }
+
+    async fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        let row: Option<MessageRow> = sqlx::query_as(sql::MESSAGE)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        let mut messages: Vec<Message> = row.into_iter().map(Message::from).collect();
+        with_reactions(&mut *self.read.acquire().await?, &mut messages).await?;
+        Ok(messages.pop())
     }
 
     async fn page(&self, room: &str, window: Window, limit: u32) -> Result<Page, StoreError> {
@@ -190,16 +216,13 @@ impl Backend for SqliteBackend {
                 .bind(fetch),
         };
         let rows: Vec<MessageRow> = query.fetch_all(&self.read).await?;
+        let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
+        with_reactions(&mut *self.read.acquire().await?, &mut messages).await?;
         let purged: Option<i64> = sqlx::query_scalar(sql::PURGED_THROUGH)
             .bind(room)
             .fetch_optional(&self.read)
             .await?;
-        Ok(into_page(
-            rows.into_iter().map(Message::from).collect(),
-            window,
-            limit,
-            purged,
-        ))
+        Ok(into_page(messages, window, limit, purged))
     }
 
     /// On the write connection: the read pool is read-only (this waits for a running batch).
@@ -298,10 +321,161 @@ impl Backend for SqliteBackend {
     }
 }
 
+/// Gives `messages` (messages, not change rows) their reactions: one query for all of them.
+async fn with_reactions(
+    conn: &mut sqlx::SqliteConnection,
+    messages: &mut [Message],
+) -> Result<(), StoreError> {
+    let ids: Vec<MessageId> = messages
+        .iter()
+        .filter(|m| m.change.is_none() && !m.deleted)
+        .map(|m| m.id)
+        .collect();
+    let mut rows: Vec<ReactionSqlRow> = Vec::new();
+    for chunk in ids.chunks(SQLITE_MAX_PARAMS) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {} FROM reactions WHERE message_id IN (",
+            sql::REACTION_COLUMNS
+        ));
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        rows.extend(
+            q.build_query_as::<ReactionSqlRow>()
+                .persistent(false)
+                .fetch_all(&mut *conn)
+                .await?,
+        );
+    }
+    sql::attach_reactions(messages, rows);
+    Ok(())
+}
+
+/// The targets of a batch's changes as they are before it (absent: no such row).
+async fn targets(
+    conn: &mut sqlx::SqliteConnection,
+    ids: &[MessageId],
+) -> Result<HashMap<MessageId, Target>, StoreError> {
+    let mut found: Vec<Message> = Vec::new();
+    for chunk in ids.chunks(SQLITE_MAX_PARAMS) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {} FROM messages m WHERE m.id IN (",
+            sql::COLUMNS
+        ));
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        let rows: Vec<MessageRow> = q
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await?;
+        found.extend(rows.into_iter().map(Message::from));
+    }
+    let mut reactions: HashMap<MessageId, Vec<_>> = HashMap::new();
+    for chunk in ids.chunks(SQLITE_MAX_PARAMS) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {} FROM reactions WHERE message_id IN (",
+            sql::REACTION_COLUMNS
+        ));
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        let rows: Vec<ReactionSqlRow> = q
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in rows {
+            reactions
+                .entry(row.message_id)
+                .or_default()
+                .push(row.into());
+        }
+    }
+    Ok(found
+        .into_iter()
+        .map(|m| {
+            let rows = reactions.remove(&m.id).unwrap_or_default();
+            (m.id, Target::new(m, rows))
+        })
+        .collect())
+}
+
+/// Applies the batch's stored change rows to their targets, in order (same transaction).
+async fn apply_changes(
+    conn: &mut sqlx::SqliteConnection,
+    changes: &[&Message],
+) -> Result<(), StoreError> {
+    for row in changes {
+        let Some(change) = row.change else {
+            continue;
+        };
+        let user = row.user_id.as_ref().map(UserId::as_str);
+        match change.kind {
+            ChangeKind::Edit => {
+                sqlx::query(sql::EDIT)
+                    .bind(change.target)
+                    .bind(row.text.as_str())
+                    .bind(row.ts)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            ChangeKind::Delete => {
+                sqlx::query(sql::TOMBSTONE)
+                    .bind(change.target)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(sql::CLEAR_REACTIONS)
+                    .bind(change.target)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            ChangeKind::React => {
+                sqlx::query(sql::REACT)
+                    .bind(change.target)
+                    .bind(row.text.as_str())
+                    .bind(user)
+                    .bind(row.name.as_str())
+                    .bind(row.ts)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            ChangeKind::Unreact => {
+                sqlx::query(sql::UNREACT)
+                    .bind(change.target)
+                    .bind(row.text.as_str())
+                    .bind(user)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    search_index_changes(conn, changes).await
+}
+
+/// Search index maintenance for edits and deletes, inside the change's transaction: the ONE
+/// place the SQLite full-text index (issue 11, search) re-indexes an edited message
+/// (`change.kind == Edit`: `row.text` is its new text, `change.target` its id) and un-indexes
+/// a deleted one (`Delete`). Reactions change no text. Nothing to do until that index exists.
+async fn search_index_changes(
+    _conn: &mut sqlx::SqliteConnection,
+    _changes: &[&Message],
+) -> Result<(), StoreError> {
+    Ok(())
+}
+
 async fn insert_batch(
     conn: &mut sqlx::SqliteConnection,
     batch: &[NewMessage],
-) -> Result<Vec<Stored>, StoreError> {
+    audits: &[(usize, NewAudit)],
+) -> Result<Vec<Answer>, StoreError> {
     let plan = Plan::new(batch);
     let mut tx = conn.begin().await?;
     let mut existing = Vec::new();
@@ -319,7 +493,12 @@ async fn insert_batch(
             .await?;
         existing.extend(rows.into_iter().map(Message::from));
     }
-    let outcomes = plan.outcomes(existing);
+    let targets = if plan.targets().is_empty() {
+        HashMap::new()
+    } else {
+        targets(&mut tx, &plan.targets()).await?
+    };
+    let outcomes = plan.outcomes(existing, targets);
     let new = count_new(&outcomes);
     let mut heads: Vec<(String, i64)> = Vec::new();
     for rooms in plan.new_rooms(&outcomes).chunks(SQLITE_MAX_PARAMS / 2) {
@@ -349,14 +528,10 @@ async fn insert_batch(
         (1..=new as i64).map(|k| last + k).collect()
     };
     let stored = plan.answers(outcomes, &ids, &heads)?;
-    let rows: Vec<&Message> = stored
-        .iter()
-        .filter(|s| !s.duplicate)
-        .map(|s| &*s.message)
-        .collect();
-    for chunk in rows.chunks(SQLITE_MAX_PARAMS / 8) {
+    let rows: Vec<&Message> = new_rows(&stored).collect();
+    for chunk in rows.chunks(SQLITE_MAX_PARAMS / 10) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO messages (id, seq, room, name, text, ts, cid, user_id) ",
+            "INSERT INTO messages (id, seq, room, name, text, ts, cid, user_id, kind, target) ",
         );
         q.push_values(chunk, |mut row, m| {
             row.push_bind(m.id)
@@ -366,9 +541,28 @@ async fn insert_batch(
                 .push_bind(m.text.as_str())
                 .push_bind(m.ts)
                 .push_bind(m.cid.as_deref())
-                .push_bind(m.user_id.as_ref().map(UserId::as_str));
+                .push_bind(m.user_id.as_ref().map(UserId::as_str))
+                .push_bind(m.change.map_or("message", |c| c.kind.as_str()))
+                .push_bind(m.change.map(|c| c.target));
         });
         q.build().persistent(false).execute(&mut *tx).await?;
+    }
+    let changes: Vec<&Message> = rows.into_iter().filter(|m| m.change.is_some()).collect();
+    if !changes.is_empty() {
+        apply_changes(&mut tx, &changes).await?;
+    }
+    for (at, audit) in audits {
+        if matches!(stored.get(*at), Some(Ok(s)) if !s.duplicate) {
+            sqlx::query(crate::moderation::sql::INSERT_AUDIT)
+                .bind(audit.ts)
+                .bind(&audit.actor)
+                .bind(&audit.action)
+                .bind(&audit.target)
+                .bind(&audit.reason)
+                .bind(&audit.detail)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     tx.commit().await?;
     Ok(stored)

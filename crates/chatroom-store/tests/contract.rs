@@ -6,7 +6,9 @@
 //! Plus backend-specific cases: reopening an SQLite file, a PostgreSQL outage through a TCP
 //! proxy the test cuts and restores, and start-up errors.
 
-use chatroom_core::{Cid, Limits, Message, NewMessage, RoomName, UserId, UserName};
+use chatroom_core::{
+    Change, ChangeKind, ChatError, Cid, Limits, Message, NewMessage, RoomName, UserId, UserName,
+};
 use chatroom_store::{Feed, PurgeReport, RetentionPolicy, Store, StoreError};
 use sqlx::Connection;
 use std::collections::HashSet;
@@ -249,6 +251,11 @@ suite!(
     appends_during_purge_are_kept,
     seqs_count_per_room_from_one,
     purge_never_renumbers_rooms,
+    edits_take_their_place_in_the_room_order,
+    deletes_leave_a_tombstone_and_refusals_change_nothing,
+    reactions_count_names_and_limits,
+    since_recovers_messages_and_changes_in_order,
+    concurrent_reactions_in_one_batch,
 );
 
 async fn ids_ascend_across_rooms(url: String) {
@@ -1551,5 +1558,379 @@ async fn postgres_migration_backfills_seqs() {
     let next = store.append(msg("a", "new", None)).await.expect("append");
     assert_eq!(next.message.seq, 3);
     assert!(next.message.id > a[1].id);
+    store.close().await;
+}
+
+// ---------------------------------------------------------------- changes (issue 11)
+
+/// A change of `target` in `room` by user `by` (named `u{by}`).
+fn change(room_name: &str, kind: ChangeKind, target: i64, text: &str, by: u8) -> NewMessage {
+    NewMessage::change(
+        room(room_name),
+        UserName::new(&format!("u{by}")).expect("name"),
+        Change { kind, target },
+        text.to_owned(),
+        &Limits::default(),
+        1_700_000_000_500 + i64::from(by),
+    )
+    .expect("change")
+    .by(user(by))
+}
+
+fn said(room_name: &str, text: &str, by: u8) -> NewMessage {
+    msg(room_name, text, None).by(user(by))
+}
+
+async fn refused(store: &Store, new: NewMessage) -> ChatError {
+    match store.append(new).await {
+        Err(StoreError::Refused(e)) => e,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+async fn edits_take_their_place_in_the_room_order(url: String) {
+    let (store, mut feed) = open(&url).await;
+    let m1 = store
+        .append(said("r", "first", 1))
+        .await
+        .expect("m1")
+        .message;
+    let m2 = store
+        .append(said("r", "second", 2))
+        .await
+        .expect("m2")
+        .message;
+    let edit = store
+        .append(change("r", ChangeKind::Edit, m1.id, "first, fixed", 1))
+        .await
+        .expect("edit");
+    assert!(!edit.duplicate);
+    let row = &edit.message;
+    assert_eq!((row.seq, row.room.as_str()), (3, "r"));
+    assert!(row.id > m2.id);
+    assert_eq!(
+        row.change,
+        Some(Change {
+            kind: ChangeKind::Edit,
+            target: m1.id
+        })
+    );
+    let after = edit.target.expect("target after");
+    assert_eq!((after.id, after.text.as_str()), (m1.id, "first, fixed"));
+    assert_eq!(after.edited, Some(row.ts));
+    // The feed carries the change row like a message, after the messages, in id order.
+    let fed = take_feed(&mut feed, 3).await;
+    assert_eq!(
+        ids(&fed.iter().map(|m| Message::clone(m)).collect::<Vec<_>>()),
+        [m1.id, m2.id, row.id]
+    );
+    assert_eq!(fed[2].change, row.change);
+    // History: messages only, current state.
+    let page = store.latest(&room("r"), 10).await.expect("latest");
+    assert_eq!(ids(&page.messages), [m1.id, m2.id]);
+    assert!(page.changes.is_empty());
+    assert_eq!(page.messages[0].text, "first, fixed");
+    assert_eq!(page.messages[0].edited, Some(row.ts));
+    assert_eq!(page.messages[1].edited, None);
+    let json = serde_json::to_value(&page.messages[0]).expect("json");
+    assert_eq!(json["edited"], serde_json::json!(row.ts));
+    assert!(json.get("change").is_none(), "{json}");
+    assert!(
+        serde_json::to_value(&page.messages[1])
+            .expect("json")
+            .get("edited")
+            .is_none()
+    );
+    let before = store
+        .before(&room("r"), row.id + 1, 10)
+        .await
+        .expect("before");
+    assert_eq!(ids(&before.messages), [m1.id, m2.id]);
+    assert_eq!(
+        store.message(m1.id).await.expect("message").map(|m| m.text),
+        Some("first, fixed".to_owned())
+    );
+    // A change row is not a message.
+    assert_eq!(store.message(row.id).await.expect("message"), None);
+    // Its seq is in the room's head.
+    assert_eq!(
+        store.heads(&[room("r")]).await.expect("heads"),
+        [("r".to_owned(), 3)]
+    );
+    // Edited again: the newest text wins.
+    store
+        .append(change("r", ChangeKind::Edit, m1.id, "third try", 1))
+        .await
+        .expect("edit again");
+    let page = store.latest(&room("r"), 10).await.expect("latest");
+    assert_eq!(page.messages[0].text, "third try");
+    store.close().await;
+}
+
+async fn deletes_leave_a_tombstone_and_refusals_change_nothing(url: String) {
+    let (store, mut feed) = open(&url).await;
+    let m1 = store
+        .append(msg("r", "oops", Some("c1")).by(user(1)))
+        .await
+        .expect("m1")
+        .message;
+    let other = store
+        .append(said("elsewhere", "x", 1))
+        .await
+        .expect("m2")
+        .message;
+    store
+        .append(change("r", ChangeKind::React, m1.id, "👍", 2))
+        .await
+        .expect("react");
+    take_feed(&mut feed, 3).await;
+    let gone = store
+        .append(change("r", ChangeKind::Delete, m1.id, "", 1))
+        .await
+        .expect("delete");
+    let tomb = gone.target.expect("tombstone");
+    assert!(tomb.deleted && tomb.text.is_empty() && tomb.reactions.is_empty());
+    assert_eq!(gone.message.text, "");
+    take_feed(&mut feed, 1).await;
+    let heads = store.heads(&[room("r")]).await.expect("heads");
+    // Refused, each for what the store holds: nothing stored, nothing on the feed.
+    let not_found = ChatError::NotFound("message");
+    for (kind, text) in [
+        (ChangeKind::Edit, "again"),
+        (ChangeKind::Delete, ""),
+        (ChangeKind::React, "🎉"),
+        (ChangeKind::Unreact, "👍"),
+    ] {
+        assert_eq!(
+            refused(&store, change("r", kind, m1.id, text, 1)).await,
+            not_found
+        );
+    }
+    assert_eq!(
+        refused(&store, change("r", ChangeKind::Edit, m1.id + 1000, "x", 1)).await,
+        not_found
+    );
+    // A change names a message, not a change row, and only in its own room.
+    assert_eq!(
+        refused(
+            &store,
+            change("r", ChangeKind::Edit, gone.message.id, "x", 1)
+        )
+        .await,
+        not_found
+    );
+    assert_eq!(
+        refused(&store, change("r", ChangeKind::Edit, other.id, "x", 1)).await,
+        not_found
+    );
+    assert_eq!(store.heads(&[room("r")]).await.expect("heads"), heads);
+    assert_feed_idle(&mut feed);
+    let page = store.latest(&room("r"), 10).await.expect("latest");
+    assert_eq!(page.messages.len(), 1);
+    assert!(page.messages[0].deleted && page.messages[0].reactions.is_empty());
+    // A retried send with the deleted message's cid gets the tombstone.
+    let again = store
+        .append(msg("r", "oops", Some("c1")))
+        .await
+        .expect("retry");
+    assert!(again.duplicate && again.message.deleted, "{again:?}");
+    store.close().await;
+}
+
+async fn reactions_count_names_and_limits(url: String) {
+    let (store, _feed) = open(&url).await;
+    let m = store.append(said("r", "vote", 1)).await.expect("m").message;
+    for (emoji, by) in [("👍", 2), ("🎉", 3), ("👍", 3)] {
+        let r = store
+            .append(change("r", ChangeKind::React, m.id, emoji, by))
+            .await
+            .expect("react");
+        assert!(!r.duplicate);
+    }
+    let head = store.heads(&[room("r")]).await.expect("heads");
+    assert_eq!(head, [("r".to_owned(), 4)]);
+    // The same reaction again, or taking back one never given: answered, nothing stored.
+    let again = store
+        .append(change("r", ChangeKind::React, m.id, "👍", 2))
+        .await
+        .expect("again");
+    assert!(again.duplicate);
+    assert_eq!(again.target.expect("target").reactions[0].count, 2);
+    let never = store
+        .append(change("r", ChangeKind::Unreact, m.id, "😀", 2))
+        .await
+        .expect("unreact");
+    assert!(never.duplicate);
+    assert_eq!(store.heads(&[room("r")]).await.expect("heads"), head);
+    let page = store.latest(&room("r"), 10).await.expect("latest");
+    let shape: Vec<(String, usize, Vec<String>, Vec<String>)> = page.messages[0]
+        .reactions
+        .iter()
+        .map(|r| (r.emoji.clone(), r.count, r.names.clone(), r.uids.clone()))
+        .collect();
+    let uid = |n| user(n).as_str().to_owned();
+    assert_eq!(
+        shape,
+        [
+            (
+                "👍".into(),
+                2,
+                vec!["u2".into(), "u3".into()],
+                vec![uid(2), uid(3)]
+            ),
+            ("🎉".into(), 1, vec!["u3".into()], vec![uid(3)]),
+        ]
+    );
+    let json = serde_json::to_value(&page.messages[0]).expect("json");
+    assert_eq!(json["reactions"][0]["count"], 2);
+    assert_eq!(
+        json["reactions"][0]["names"],
+        serde_json::json!(["u2", "u3"])
+    );
+    // Taken back: the count drops, an emoji nobody gives any more is gone.
+    store
+        .append(change("r", ChangeKind::Unreact, m.id, "🎉", 3))
+        .await
+        .expect("unreact");
+    let now = store.message(m.id).await.expect("read").expect("message");
+    assert_eq!(now.reactions.len(), 1);
+    assert_eq!(now.reactions[0].emoji, "👍");
+    // At most 20 different emoji; one already there may still be added.
+    let emoji = [
+        "😀", "😃", "😄", "😁", "😆", "😅", "🤣", "😂", "🙂", "🙃", "😉", "😊", "😇", "🥰", "😍",
+        "🤩", "😘", "😗", "😚",
+    ];
+    for e in emoji {
+        store
+            .append(change("r", ChangeKind::React, m.id, e, 4))
+            .await
+            .expect("react");
+    }
+    assert_eq!(
+        refused(&store, change("r", ChangeKind::React, m.id, "🥲", 4)).await,
+        ChatError::TooManyReactions { max: 20 }
+    );
+    store
+        .append(change("r", ChangeKind::React, m.id, "😀", 5))
+        .await
+        .expect("an emoji already given");
+    let now = store.message(m.id).await.expect("read").expect("message");
+    assert_eq!(now.reactions.len(), 20);
+    store.close().await;
+}
+
+async fn since_recovers_messages_and_changes_in_order(url: String) {
+    let (store, _feed) = open(&url).await;
+    let m1 = store.append(said("r", "one", 1)).await.expect("m1").message;
+    let m2 = store.append(said("r", "two", 2)).await.expect("m2").message;
+    let seen = m2.id;
+    // What a client away since `seen` missed, in this order:
+    let edit = store
+        .append(change("r", ChangeKind::Edit, m1.id, "one!", 1))
+        .await
+        .expect("edit")
+        .message;
+    let react = store
+        .append(change("r", ChangeKind::React, m2.id, "👍", 3))
+        .await
+        .expect("react")
+        .message;
+    let m3 = store
+        .append(said("r", "three", 3))
+        .await
+        .expect("m3")
+        .message;
+    let delete = store
+        .append(change("r", ChangeKind::Delete, m2.id, "", 2))
+        .await
+        .expect("delete")
+        .message;
+    let page = store.since(&room("r"), seen, 100).await.expect("since");
+    assert_eq!(ids(&page.messages), [m3.id]);
+    assert_eq!(ids(&page.changes), [edit.id, react.id, delete.id]);
+    let kinds: Vec<ChangeKind> = page
+        .changes
+        .iter()
+        .filter_map(|c| c.change.map(|c| c.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [ChangeKind::Edit, ChangeKind::React, ChangeKind::Delete]
+    );
+    assert_eq!(page.changes[0].text, "one!");
+    assert_eq!(page.changes[1].text, "👍");
+    assert_eq!(page.changes[1].user_id, Some(user(3)));
+    assert_eq!(page.through, Some(delete.id));
+    assert!(!page.more);
+    // The limit counts both kinds; continuing from `through` gets the rest exactly.
+    let first = store.since(&room("r"), seen, 2).await.expect("since");
+    assert!(first.more);
+    assert_eq!(ids(&first.changes), [edit.id, react.id]);
+    assert!(first.messages.is_empty());
+    assert_eq!(first.through, Some(react.id));
+    let rest = store.since(&room("r"), react.id, 2).await.expect("since");
+    assert_eq!(ids(&rest.messages), [m3.id]);
+    assert_eq!(ids(&rest.changes), [delete.id]);
+    assert!(!rest.more);
+    // Nothing new: an empty page through nothing.
+    let none = store.since(&room("r"), delete.id, 10).await.expect("since");
+    assert_eq!(
+        (none.messages.len(), none.changes.len(), none.through),
+        (0, 0, None)
+    );
+    // Messages in a since answer are in their current state.
+    let all = store.since(&room("r"), 0, 100).await.expect("since");
+    assert_eq!(all.messages[0].text, "one!");
+    assert!(all.messages[1].deleted);
+    // The relay's gap filling reads by seq and gets the changes too, in seq order.
+    let by_seq = store
+        .since_seq(&room("r"), 2, 100)
+        .await
+        .expect("since_seq");
+    let mut seqs: Vec<i64> = by_seq
+        .messages
+        .iter()
+        .chain(&by_seq.changes)
+        .map(|m| m.seq)
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, [3, 4, 5, 6]);
+    assert_eq!(ids(&by_seq.changes), [edit.id, react.id, delete.id]);
+    store.close().await;
+}
+
+async fn concurrent_reactions_in_one_batch(url: String) {
+    let (store, mut feed) = open(&url).await;
+    let m = store
+        .append(said("r", "party", 1))
+        .await
+        .expect("m")
+        .message;
+    take_feed(&mut feed, 1).await;
+    // Queued together (one group commit, most likely): every user once, the repeats no-ops.
+    let mut commits = Vec::new();
+    for by in 0..20u8 {
+        let who = by % 10;
+        commits.push(
+            store
+                .submit(change("r", ChangeKind::React, m.id, "🎉", who + 10))
+                .await
+                .expect("submit"),
+        );
+    }
+    let mut stored = 0;
+    for commit in commits {
+        if !commit.await.expect("react").duplicate {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 10);
+    let fed = take_feed(&mut feed, 10).await;
+    let seqs: Vec<i64> = fed.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, (2..=11).collect::<Vec<_>>());
+    assert_feed_idle(&mut feed);
+    let now = store.message(m.id).await.expect("read").expect("message");
+    assert_eq!(now.reactions.len(), 1);
+    assert_eq!(now.reactions[0].count, 10);
     store.close().await;
 }

@@ -3,8 +3,8 @@
 //! `postgres://postgres@127.0.0.1:5432/test`; PostgreSQL not answering FAILS the test unless
 //! `CHATROOM_SKIP_PG=1`). Bans and the audit must survive a reopen, as a server restart.
 
-use chatroom_core::{Cid, Limits, NewMessage, RoomName, UserName};
-use chatroom_store::{NewAudit, NewBan, Store};
+use chatroom_core::{Change, ChangeKind, ChatError, Cid, Limits, NewMessage, RoomName, UserName};
+use chatroom_store::{NewAudit, NewBan, Store, StoreError};
 use sqlx::Connection;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -232,20 +232,38 @@ async fn tombstones_and_audit_paging(kind: &str) {
         .expect("message");
         ids.push(store.append(new).await.expect("append").message.id);
     }
+    // A moderator's delete is a change row written with its audit entry (one transaction).
+    let delete = |target| {
+        NewMessage::change(
+            room.clone(),
+            UserName::new("mod").expect("name"),
+            Change {
+                kind: ChangeKind::Delete,
+                target,
+            },
+            String::new(),
+            &Limits::default(),
+            1_700_000_000_100,
+        )
+        .expect("delete")
+    };
     let gone = store
-        .tombstone(ids[1], log("delete", &ids[1].to_string()))
+        .append_audited(delete(ids[1]), log("delete", &ids[1].to_string()))
         .await
-        .expect("tombstone")
-        .expect("message exists");
+        .expect("tombstone");
+    let gone = gone.target.expect("the tombstone");
     assert!(gone.deleted);
     assert_eq!(gone.text, "");
     assert_eq!((gone.id, gone.room.as_str()), (ids[1], "mods"));
     assert_eq!(gone.name, "ann");
+    // Nothing to delete: refused, and nothing recorded.
     let missing = store
-        .tombstone(ids[2] + 1000, log("delete", "nothing"))
-        .await
-        .expect("tombstone of nothing");
-    assert!(missing.is_none());
+        .append_audited(delete(ids[2] + 1000), log("delete", "nothing"))
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::Refused(ChatError::NotFound(_)))),
+        "{missing:?}"
+    );
     let page = store.latest(&room, 10).await.expect("latest");
     let shown: Vec<(&str, bool)> = page
         .messages

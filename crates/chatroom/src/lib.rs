@@ -24,6 +24,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod changes;
 pub mod clock;
 pub mod cluster;
 pub mod config;

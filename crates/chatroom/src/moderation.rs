@@ -34,10 +34,8 @@ pub const MAX_MUTE_MINUTES: u64 = 525_600;
 /// Longest reason kept, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
 
-/// Server → client events of moderation.
+/// Server → client events of moderation (`deleted` is a change: `crate::changes`).
 pub mod events {
-    /// A message was removed: `{id, room}`, to the room.
-    pub const DELETED: &str = "deleted";
     /// You are disconnected by a moderator: `{reason?, by}`.
     pub const KICKED: &str = "kicked";
     /// You are banned and disconnected: `{until?, reason?, by}`.
@@ -48,6 +46,9 @@ pub mod events {
     pub const SESSION_EXPIRED: &str = "session_expired";
 }
 
+/// How the operator's admin API appears in the audit and as `by`.
+const ADMIN_API: &str = "admin-api";
+
 /// Who takes an action, as the audit records it.
 #[derive(Debug, Clone)]
 pub struct Actor {
@@ -55,6 +56,11 @@ pub struct Actor {
     pub label: String,
     /// Its role (the admin API acts as `admin`).
     pub role: Role,
+    /// The name a change it makes is stored under (`by` of a `deleted`): its display name, or
+    /// `admin-api`.
+    pub name: UserName,
+    /// Its user id (`None`: the admin API).
+    pub user_id: Option<UserId>,
 }
 
 impl Actor {
@@ -63,14 +69,18 @@ impl Actor {
         Self {
             label: format!("{} ({})", session.name(), session.role),
             role: session.role,
+            name: session.name(),
+            user_id: Some(session.user_id.clone()),
         }
     }
 
     /// The operator through `/api/admin/`.
     pub fn admin_api() -> Self {
         Self {
-            label: "admin-api".into(),
+            label: ADMIN_API.into(),
             role: Role::Admin,
+            name: UserName::new(ADMIN_API).unwrap_or_else(|_| UserName::guest(0)),
+            user_id: None,
         }
     }
 
@@ -113,8 +123,6 @@ impl Who {
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
-    /// Tell the message's room that it is now a tombstone.
-    Deleted(Message),
     /// Send `event` with `payload` to the matching connections, then disconnect them.
     Disconnect {
         /// Whose connections.
@@ -299,17 +307,6 @@ pub fn enforce(app: &App, effect: &Effect) -> usize {
                 .filter(|(socket, _)| socket.emit(events::MUTED, &payload).is_ok())
                 .count()
         }
-        Effect::Deleted(message) => {
-            let Some(io) = app.moderation.io.get() else {
-                return 0;
-            };
-            let payload = serde_json::json!({"id": message.id, "room": message.room});
-            let sockets = io.to(message.room.clone()).sockets();
-            sockets
-                .iter()
-                .filter(|socket| socket.emit(events::DELETED, &payload).is_ok())
-                .count()
-        }
         Effect::Disconnect {
             who,
             event,
@@ -398,17 +395,37 @@ fn minutes_ms(minutes: u64, max: u64) -> Result<i64, ChatError> {
     Ok(i64::try_from(minutes * 60_000).unwrap_or(i64::MAX))
 }
 
-/// `delete {id}`: message `id` becomes a tombstone in history and its room is told.
+/// `delete {id}` by a moderator (or the admin API): message `id` becomes a tombstone. The
+/// delete is a change row written with its audit entry in one transaction; its room learns
+/// of it from the committed feed (every node of a cluster, by seq), like of any change.
 pub async fn delete_message(app: &App, actor: &Actor, id: MessageId) -> Result<Message, ChatError> {
     actor.check()?;
-    let tombstone = app
-        .store
-        .tombstone(id, audit(actor, "delete", id.to_string(), None))
-        .await
-        .map_err(crate::socket::store_failed(app))?
-        .ok_or(ChatError::NotFound("message"))?;
-    apply(app, Effect::Deleted(tombstone.clone()));
-    Ok(tombstone)
+    let target = crate::changes::target(app, id).await?;
+    delete_target(app, actor, &target).await
+}
+
+/// [`delete_message`] of a message already read (`socket/delete.rs` reads it to tell its
+/// author from a moderator).
+pub async fn delete_target(
+    app: &App,
+    actor: &Actor,
+    target: &Message,
+) -> Result<Message, ChatError> {
+    actor.check()?;
+    let by = crate::changes::Author {
+        name: actor.name.clone(),
+        user_id: actor.user_id.clone(),
+    };
+    let log = audit(actor, "delete", target.id.to_string(), None);
+    crate::changes::store(
+        app,
+        target,
+        by,
+        chatroom_core::ChangeKind::Delete,
+        String::new(),
+        Some(log),
+    )
+    .await
 }
 
 /// `kick {name, reason?}`: every connection of the user under `name` gets `kicked` and is

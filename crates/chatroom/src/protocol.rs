@@ -37,8 +37,14 @@ pub mod inbound {
     pub const ROOMS: &str = "rooms";
     /// Change one's name.
     pub const RENAME: &str = "rename";
-    /// Moderators: turn a message into a tombstone.
+    /// The author (or a moderator): turn a message into a tombstone.
     pub const DELETE: &str = "delete";
+    /// The author: change a message's text.
+    pub const EDIT: &str = "edit";
+    /// Add an emoji reaction to a message.
+    pub const REACT: &str = "react";
+    /// Take one's emoji reaction back.
+    pub const UNREACT: &str = "unreact";
     /// Moderators: disconnect a user.
     pub const KICK: &str = "kick";
     /// Moderators: ban a name or an address.
@@ -114,6 +120,24 @@ pub struct RenameReq {
 pub struct DeleteReq {
     /// The message's id.
     pub id: MessageId,
+}
+
+/// `edit` `{id, text}`.
+#[derive(Debug, Deserialize)]
+pub struct EditReq {
+    /// The message's id.
+    pub id: MessageId,
+    /// Its new text (the `send` rules apply).
+    pub text: String,
+}
+
+/// `react` and `unreact` `{id, emoji}`.
+#[derive(Debug, Deserialize)]
+pub struct ReactReq {
+    /// The message's id.
+    pub id: MessageId,
+    /// One emoji.
+    pub emoji: String,
 }
 
 /// `kick` `{name, reason?}`.
@@ -213,6 +237,13 @@ pub struct Joined {
     /// Retention removed messages this answer would otherwise hold: with `since`, some after
     /// it are gone; without, these are the oldest kept and older ones existed.
     pub truncated: bool,
+    /// With `since` only: the changes (edits, deletes, reactions) after it, ascending, each
+    /// `{event, ...the live event's payload}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Vec<serde_json::Value>>,
+    /// The highest id (message or change) this answer covers: continue or reconnect with
+    /// `since = through`. Without `since`: the newest message's id (`null` in an empty room).
+    pub through: Option<MessageId>,
 }
 
 /// `send` answer.

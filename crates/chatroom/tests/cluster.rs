@@ -343,6 +343,70 @@ async fn messages_the_relay_lost_are_filled_from_the_store() {
     );
 }
 
+/// The next `count` events of `room` that take a place in its order (`message`, `edited`,
+/// `deleted`, `reaction`), as (event, seq, payload).
+async fn ordered_events(client: &Client, room: &str, count: usize) -> Vec<(String, i64, Value)> {
+    let mut got = Vec::new();
+    while got.len() < count {
+        let (event, data) = client.next_event().await.expect("event");
+        if !["message", "edited", "deleted", "reaction"].contains(&event.as_str())
+            || data[0]["room"] != room
+        {
+            continue;
+        }
+        let seq = data[0]["seq"].as_i64().expect("seq");
+        got.push((event, seq, data[0].clone()));
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_reach_every_node_in_room_order() {
+    let Some(db) = TestDb::postgres("cl").await else {
+        return;
+    };
+    let servers = nodes(&db, &redis_url(), 2).await;
+    let alice = servers[0].named("alice").await;
+    ok(&alice, "join", json!({"room": "r"})).await;
+    let bob = servers[1].named("bob").await;
+    ok(&bob, "join", json!({"room": "r"})).await;
+
+    // On node 0: a message, its edit, a reaction; on node 1: a reaction of its own.
+    let sent = ok(&alice, "send", json!({"room": "r", "text": "helo"})).await;
+    let id = sent["message"]["id"].as_i64().expect("id");
+    ok(&alice, "edit", json!({"id": id, "text": "hello"})).await;
+    ok(&alice, "react", json!({"id": id, "emoji": "👍"})).await;
+    ok(&bob, "react", json!({"id": id, "emoji": "🎉"})).await;
+
+    // Bob, on node 1, gets all of them, the ones made on node 0 included, in seq order.
+    let got = ordered_events(&bob, "r", 4).await;
+    let shape: Vec<(&str, i64)> = got.iter().map(|(e, s, _)| (e.as_str(), *s)).collect();
+    assert_eq!(
+        shape,
+        [
+            ("message", 1),
+            ("edited", 2),
+            ("reaction", 3),
+            ("reaction", 4)
+        ]
+    );
+    assert_eq!(got[1].2["text"], "hello");
+    assert_eq!(got[1].2["id"], id);
+    assert_eq!(got[2].2["name"], "alice");
+    assert_eq!(got[2].2["emoji"], "👍");
+    // And alice, on node 0, gets bob's reaction from node 1 after her own changes.
+    let mine = ordered_events(&alice, "r", 4).await;
+    assert_eq!(
+        mine.iter().map(|(_, s, _)| *s).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert_eq!(mine[3].2["name"], "bob");
+    // History on node 1 shows the current state.
+    let history = ok(&bob, "history", json!({"room": "r"})).await;
+    assert_eq!(history["messages"][0]["text"], "hello");
+    assert_eq!(history["messages"][0]["reactions"][1]["emoji"], "🎉");
+}
+
 const JWT_SECRET: &str = "cluster tests HS256 secret, 32+ bytes";
 
 /// A client signed in with an HS256 token for `name` in `role`.

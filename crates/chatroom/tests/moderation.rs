@@ -87,7 +87,15 @@ async fn users_are_forbidden_moderators_delete_and_ban() {
     }
     let sent = ok(&bea, "send", json!({"room": "r", "text": "oops"})).await;
     let id = sent["message"]["id"].clone();
-    fails(&bea, "delete", json!({"id": id}), "forbidden").await;
+    // Bea may delete her own messages, not someone else's.
+    let monas = ok(&mona, "send", json!({"room": "r", "text": "mine"})).await;
+    fails(
+        &bea,
+        "delete",
+        json!({"id": monas["message"]["id"]}),
+        "forbidden",
+    )
+    .await;
     fails(&bea, "ban", json!({"name": "Mona"}), "forbidden").await;
     fails(
         &bea,
@@ -102,9 +110,12 @@ async fn users_are_forbidden_moderators_delete_and_ban() {
     assert_eq!(deleted["message"]["deleted"], true);
     assert_eq!(deleted["message"]["text"], "");
     let event = bea.next_event_named("deleted").await.expect("deleted");
-    assert_eq!(event[0], json!({"id": id, "room": "r"}));
+    assert_eq!(event[0]["id"], id);
+    assert_eq!(event[0]["room"], "r");
+    assert_eq!(event[0]["by"], "Mona");
     let history = ok(&bea, "history", json!({"room": "r"})).await;
     assert_eq!(history["messages"][0]["deleted"], true);
+    assert_eq!(history["messages"][1]["deleted"], json!(null));
 
     ok(
         &mona,

@@ -1,5 +1,6 @@
-//! Room order on a cluster node: the one task that hands committed messages to this node's
-//! sockets, whichever node committed them. It merges this node's committed feed (published to
+//! Room order on a cluster node: the one task that hands committed messages (and changes: edits,
+//! deletes, reactions, which are rows of the room's order too) to this node's sockets, whichever
+//! node committed them. It merges this node's committed feed (published to
 //! the other nodes from here) with the messages relayed from the others, and delivers each room's
 //! messages strictly by `seq` (the store's per-room sequence, contiguous and in commit order on
 //! every node), each exactly once:
@@ -347,7 +348,13 @@ impl Order {
         tokio::spawn(async move {
             let result = store.since_seq(&room_name, after, FILL_PAGE).await;
             let full = result.as_ref().is_ok_and(|page| page.more);
-            let result = result.map(|page| page.messages);
+            // Changes (edits, deletes, reactions) hold seqs of their own: fill them too.
+            let result = result.map(|page| {
+                let mut rows = page.messages;
+                rows.extend(page.changes);
+                rows.sort_by_key(|m| m.seq);
+                rows
+            });
             let _ = reads
                 .send(Read::Fill {
                     room: name,

@@ -4,6 +4,9 @@
 //! and counted, and recovers with `join` + `since` on reconnect. Nothing is skipped silently.
 //! On a cluster node, `cluster::order` reads the feed instead and calls [`deliver`] in room
 //! order for messages of every node.
+//!
+//! A change row (edit, delete, reaction; see `crate::changes`) takes the same path and becomes
+//! its `edited`/`deleted`/`reaction` event, for v1 members only: the seed page knows none.
 
 use crate::app::App;
 use crate::protocol::{CHAT_MESSAGE, out};
@@ -24,22 +27,35 @@ pub async fn run(io: SocketIo, app: App, mut feed: Feed) {
     }
 }
 
-/// The two wire forms of one message, encoded once for all receivers.
+/// The wire forms of one stored row, encoded once for all receivers.
 struct Encoded {
-    /// `message` payload for v1 clients.
+    /// The v1 event: `message`, or a change's event.
+    event: &'static str,
+    /// Its payload for v1 clients.
     v1: Box<RawValue>,
-    /// `chat message` string for seed clients, for lobby messages only.
+    /// `chat message` string for seed clients, for lobby messages only (never for a change).
     seed: Option<String>,
 }
 
 fn encode(message: &Message, from_seed: bool) -> Option<Encoded> {
-    let v1 = match serde_json::value::to_raw_value(message) {
+    let (event, v1) = match crate::changes::event(message) {
+        Some((event, payload)) => (event, serde_json::value::to_raw_value(&payload)),
+        None => (out::MESSAGE, serde_json::value::to_raw_value(message)),
+    };
+    let v1 = match v1 {
         Ok(v1) => v1,
         Err(error) => {
             tracing::error!(id = message.id, %error, "message not encodable");
             return None;
         }
     };
+    if message.change.is_some() {
+        return Some(Encoded {
+            event,
+            v1,
+            seed: None,
+        });
+    }
     let seed = (message.room == LOBBY).then(|| {
         if from_seed {
             message.text.clone()
@@ -47,7 +63,7 @@ fn encode(message: &Message, from_seed: bool) -> Option<Encoded> {
             format!("{}: {}", message.name, message.text)
         }
     });
-    Some(Encoded { v1, seed })
+    Some(Encoded { event, v1, seed })
 }
 
 /// Emits one stored message to this node's sockets in its room (`from_seed`: it was sent
@@ -67,7 +83,9 @@ pub fn deliver(io: &SocketIo, app: &App, message: &Message, from_seed: bool) {
         let seed = session.as_ref().is_some_and(|session| session.seed);
         let result = match (&encoded.seed, seed) {
             (Some(text), true) => socket.emit(CHAT_MESSAGE, text),
-            _ => socket.emit(out::MESSAGE, &encoded.v1),
+            // A change, or a message of another room: nothing the seed page could show.
+            (None, true) if message.change.is_some() => continue,
+            _ => socket.emit(encoded.event, &encoded.v1),
         };
         match result {
             Ok(()) => delivered += 1,

@@ -11,7 +11,7 @@ use chatroom_core::{ChatError, RoomName};
 
 /// Messages returned by a plain join.
 pub const JOIN_HISTORY: u32 = 50;
-/// Most messages returned for `since`; the client pages on with the last id.
+/// Most rows (messages and changes) returned for `since`; the client pages on with `through`.
 pub const SINCE_MAX: u32 = 1000;
 
 /// Handles `join`.
@@ -76,6 +76,20 @@ async fn join(cx: &Connection, data: Option<serde_json::Value>) -> Result<Joined
         }
     };
     let (members, count) = announce::members(cx, &room);
+    // With `since`, the changes after it (edits, deletes, reactions) in the room's order, and
+    // how far the answer reaches; without, the history is in its current state already.
+    let (changes, through) = match req.since {
+        Some(since) => (
+            Some(
+                page.changes
+                    .iter()
+                    .filter_map(crate::changes::recovered)
+                    .collect(),
+            ),
+            Some(page.through.unwrap_or(since)),
+        ),
+        None => (None, page.messages.last().map(|m| m.id)),
+    };
     Ok(Joined {
         members,
         count,
@@ -83,5 +97,7 @@ async fn join(cx: &Connection, data: Option<serde_json::Value>) -> Result<Joined
         messages: page.messages,
         more: page.more,
         truncated: page.truncated,
+        changes,
+        through,
     })
 }

@@ -9,12 +9,14 @@ pub mod chat_message;
 pub mod crowd;
 pub mod delete;
 pub mod deliver;
+pub mod edit;
 pub mod history;
 pub mod inbox;
 pub mod join;
 pub mod kick;
 pub mod leave;
 pub mod mute;
+pub mod react;
 pub mod rename;
 pub mod reply;
 pub mod rooms;
@@ -77,6 +79,9 @@ pub async fn dispatch(cx: &Connection, event: &str, data: Option<serde_json::Val
         inbound::ROOMS => rooms::on_rooms(cx, data, reply).await,
         inbound::RENAME => rename::on_rename(cx, data, reply).await,
         inbound::DELETE => delete::on_delete(cx, data, reply).await,
+        inbound::EDIT => edit::on_edit(cx, data, reply).await,
+        inbound::REACT => react::on_react(cx, data, reply).await,
+        inbound::UNREACT => react::on_unreact(cx, data, reply).await,
         inbound::KICK => kick::on_kick(cx, data, reply).await,
         inbound::BAN => ban::on_ban(cx, data, reply).await,
         inbound::MUTE => mute::on_mute(cx, data, reply).await,

@@ -42,6 +42,10 @@ pub fn event_label(name: &str) -> &'static str {
         inbound::TYPING,
         inbound::ROOMS,
         inbound::RENAME,
+        inbound::DELETE,
+        inbound::EDIT,
+        inbound::REACT,
+        inbound::UNREACT,
     ]
     .into_iter()
     .find(|known| *known == name)
