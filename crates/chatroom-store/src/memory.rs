@@ -15,6 +15,8 @@ pub(crate) struct MemoryBackend {
     state: Arc<Mutex<State>>,
     /// Bans and audit (crate::moderation).
     pub(crate) moderation: crate::moderation::SharedTables,
+    /// DM participants and read positions (crate::dm).
+    pub(crate) dm: crate::dm::SharedTables,
 }
 
 #[derive(Default)]
@@ -76,6 +78,32 @@ impl MemoryBackend {
         // A panic while holding the lock cannot leave State half-updated (see insert_batch),
         // so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `room`'s messages, ascending by id (crate::dm counts unread ones).
+    pub(crate) fn room_messages(&self, room: &str) -> Vec<Arc<Message>> {
+        self.lock().rooms.get(room).cloned().unwrap_or_default()
+    }
+
+    /// Message `id`, if stored.
+    pub(crate) fn message(&self, id: MessageId) -> Option<Message> {
+        let state = self.lock();
+        state.rooms.values().find_map(|all| {
+            let at = all.binary_search_by_key(&id, |m| m.id).ok()?;
+            Some(Message::clone(&all[at]))
+        })
+    }
+
+    /// The name of `user`'s newest message, if it ever sent one.
+    pub(crate) fn last_name_of(&self, user: &chatroom_core::UserId) -> Option<String> {
+        let state = self.lock();
+        state
+            .rooms
+            .values()
+            .flat_map(|all| all.iter())
+            .filter(|m| m.user_id.as_ref() == Some(user))
+            .max_by_key(|m| m.id)
+            .map(|m| m.name.clone())
     }
 
     /// Empties message `id`'s text, as the SQL backends' tombstone does; the tombstone.

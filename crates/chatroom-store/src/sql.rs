@@ -36,6 +36,14 @@ impl From<MessageRow> for Message {
     }
 }
 
+// Which rows count for conversations and read positions (src/dm.rs).
+
+/// The `messages` rows that are messages, as opposed to the change rows (edits, deletes,
+/// reactions) of migration 0007: the one condition every unread count and "last message" of
+/// src/dm.rs goes through. MERGE NOTE: becomes `kind = 'message'` once 0007 is in
+/// (and `crate::dm::ordinary` for the memory backend likewise).
+pub const ORDINARY: &str = "TRUE";
+
 // Reads of a room's history.
 
 /// The columns [`MessageRow`] reads, in order, for `SELECT`s of `messages m`.
