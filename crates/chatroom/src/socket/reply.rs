@@ -42,6 +42,9 @@ pub fn event_label(name: &str) -> &'static str {
         inbound::TYPING,
         inbound::ROOMS,
         inbound::RENAME,
+        inbound::DM,
+        inbound::CONVERSATIONS,
+        inbound::READ,
     ]
     .into_iter()
     .find(|known| *known == name)
