@@ -24,6 +24,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub const UNREAD_CAP: u32 = 1000;
 /// Most conversations [`Store::conversations`] returns (the newest by activity).
 pub const MAX_CONVERSATIONS: usize = 100;
+/// [`Store::seen_user`] looks for a sender among this many newest message ids: a bounded range
+/// of the primary key, because an index on the sender would slow every send.
+pub const SEEN_WINDOW: i64 = 100_000;
 
 /// One participant of a DM room.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,8 +113,10 @@ mod sql {
         "SELECT user_id, name FROM dm_members WHERE room = $1 ORDER BY user_id";
     pub const ROOMS_OF: &str = "SELECT room FROM dm_members WHERE user_id = $1 ORDER BY room";
     pub const NAME_IN_DM: &str = "SELECT name FROM dm_members WHERE user_id = $1 LIMIT 1";
-    pub const NAME_AS_SENDER: &str =
-        "SELECT name FROM messages WHERE user_id = $1 ORDER BY id DESC LIMIT 1";
+    /// $1 user, $2 how many of the newest ids to look through.
+    pub const NAME_AS_SENDER: &str = "SELECT name FROM messages \
+        WHERE id > (SELECT max(id) FROM messages) - $2 AND user_id = $1 \
+        ORDER BY id DESC LIMIT 1";
     pub const READ_POSITION: &str =
         "SELECT message_id FROM read_positions WHERE user_id = $1 AND room = $2";
     /// The room's newest row of any kind: how far a read position may go.
@@ -230,6 +235,7 @@ macro_rules! sql_engine {
                 }
                 Ok(sqlx::query_scalar(sql::NAME_AS_SENDER)
                     .bind(user.as_str())
+                    .bind(super::SEEN_WINDOW)
                     .fetch_optional(pool)
                     .await?)
             }
@@ -408,8 +414,9 @@ impl Store {
         }
     }
 
-    /// A name `user` was known by, if the store has ever seen that user: as a DM participant,
-    /// or else as the sender of a message (the newest one's name). `None`: never seen.
+    /// A name `user` was known by, if the store has seen that user: as a DM participant, or
+    /// else as the sender of one of the newest [`SEEN_WINDOW`] messages (the newest one's name).
+    /// `None`: not seen.
     pub async fn seen_user(&self, user: &UserId) -> Result<Option<String>, StoreError> {
         match &self.backend {
             AnyBackend::Memory(m) => {
@@ -417,7 +424,7 @@ impl Store {
                     .members
                     .values()
                     .find_map(|members| members.get(user.as_str()).cloned());
-                Ok(in_dm.or_else(|| m.last_name_of(user)))
+                Ok(in_dm.or_else(|| m.last_name_of(user, SEEN_WINDOW)))
             }
             AnyBackend::Sqlite(s) => on_sqlite::seen(&s.read, user).await,
             AnyBackend::Postgres(p) => on_postgres::seen(&p.read, user).await,

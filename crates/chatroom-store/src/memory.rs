@@ -94,14 +94,19 @@ impl MemoryBackend {
         })
     }
 
-    /// The name of `user`'s newest message, if it ever sent one.
-    pub(crate) fn last_name_of(&self, user: &chatroom_core::UserId) -> Option<String> {
+    /// The name of `user`'s newest message among the newest `window` ids, if any.
+    pub(crate) fn last_name_of(
+        &self,
+        user: &chatroom_core::UserId,
+        window: MessageId,
+    ) -> Option<String> {
         let state = self.lock();
+        let from = state.last_id - window;
         state
             .rooms
             .values()
             .flat_map(|all| all.iter())
-            .filter(|m| m.user_id.as_ref() == Some(user))
+            .filter(|m| m.id > from && m.user_id.as_ref() == Some(user))
             .max_by_key(|m| m.id)
             .map(|m| m.name.clone())
     }
