@@ -145,12 +145,14 @@ mod sql {
             unread_rows()
         )
     });
-    /// The texts of the newest unread rows with an `@` (mention candidates; the rule itself is
-    /// Rust's): $1 room, $2 after, $3 user.
+    /// Of the newest [`UNREAD_CAP`] unread rows, the texts with an `@` (mention candidates;
+    /// the rule itself is Rust's): $1 room, $2 after, $3 user. Bounded like the count, so a
+    /// room without `@` in a million messages is not read through to its first one.
     pub static UNREAD_WITH_AT: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "SELECT text FROM messages WHERE {} AND text LIKE '%@%' \
-             ORDER BY id DESC LIMIT {UNREAD_CAP}",
+            "SELECT text FROM (SELECT text FROM messages WHERE {} \
+               ORDER BY id DESC LIMIT {UNREAD_CAP}) AS u \
+             WHERE text LIKE '%@%'",
             unread_rows()
         )
     });
@@ -514,7 +516,6 @@ impl Store {
                 let mention_count = unread
                     .iter()
                     .rev()
-                    .filter(|m| m.text.contains('@'))
                     .take(UNREAD_CAP as usize)
                     .filter(|m| mentions(&m.text, name))
                     .count();

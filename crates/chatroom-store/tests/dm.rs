@@ -321,20 +321,27 @@ async fn unread_counts_stop_at_the_cap(kind: &str) {
     let store = open(&db.url).await;
     let r = RoomName::new("busy").unwrap();
     let bob = uid(2);
+    // A mention older than the newest UNREAD_CAP unread messages is not looked at.
+    say(&store, &r, "Bob", &bob, "@ann long ago").await;
     let sends: Vec<_> = (0..UNREAD_CAP + 5)
         .map(|i| {
             let store = store.clone();
             let r = r.clone();
             let bob = bob.clone();
-            tokio::spawn(async move { say(&store, &r, "Bob", &bob, &format!("@ann {i}")).await })
+            tokio::spawn(async move { say(&store, &r, "Bob", &bob, &format!("plain {i}")).await })
         })
         .collect();
     for send in sends {
         send.await.expect("send task");
     }
-    let state = store.read_state(&uid(1), &name("ann"), &r).await.unwrap();
-    assert_eq!(state.unread, UNREAD_CAP);
-    assert_eq!(state.mentions, UNREAD_CAP);
+    let ann = name("ann");
+    let state = store.read_state(&uid(1), &ann, &r).await.unwrap();
+    assert_eq!((state.unread, state.mentions), (UNREAD_CAP, 0));
+    for i in 0..3 {
+        say(&store, &r, "Bob", &bob, &format!("@ann new {i}")).await;
+    }
+    let state = store.read_state(&uid(1), &ann, &r).await.unwrap();
+    assert_eq!((state.unread, state.mentions), (UNREAD_CAP, 3));
     store.close().await;
 }
 
