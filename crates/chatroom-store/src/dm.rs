@@ -127,8 +127,6 @@ mod sql {
         CASE WHEN excluded.message_id > read_positions.message_id \
         THEN excluded.message_id ELSE read_positions.message_id END \
         RETURNING message_id";
-    pub const MESSAGE: &str =
-        "SELECT id, seq, room, name, text, ts, cid, user_id FROM messages WHERE id = $1";
 
     /// Unread rows of room $1 after id $2 for user $3.
     fn unread_rows() -> String {
@@ -154,6 +152,14 @@ mod sql {
                ORDER BY id DESC LIMIT {UNREAD_CAP}) AS u \
              WHERE text LIKE '%@%'",
             unread_rows()
+        )
+    });
+    /// One message by id, with the columns history reads (so a column added to
+    /// [`crate::sql::MessageRow`] is read here too): $1 id.
+    pub static MESSAGE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM messages m WHERE m.id = $1",
+            crate::sql::COLUMNS
         )
     });
     /// A user's conversations: room, the other's id and name, the newest message's id.
@@ -333,7 +339,7 @@ macro_rules! sql_engine {
                 pool: &$Pool,
                 id: MessageId,
             ) -> Result<Option<Message>, StoreError> {
-                let row: Option<MessageRow> = sqlx::query_as(sql::MESSAGE)
+                let row: Option<MessageRow> = sqlx::query_as(sql::MESSAGE.as_str())
                     .bind(id)
                     .fetch_optional(pool)
                     .await?;
