@@ -11,9 +11,13 @@
 //! - [`error`]: [`ChatError`] and its wire codes.
 //! - [`presence`]: room membership bookkeeping.
 //! - [`role`]: [`Role`], what a signed-in user may do besides chatting.
+//! - [`dm`]: direct-message room names ([`dm_room`], the reserved `dm:` prefix).
+//! - [`mention`]: when a message's text mentions a user.
 
 pub mod change;
+pub mod dm;
 pub mod error;
+pub mod mention;
 pub mod message;
 pub mod name;
 pub mod names;
@@ -23,6 +27,7 @@ pub mod room;
 pub mod user;
 
 pub use change::{Change, ChangeKind, Reaction};
+pub use dm::{dm_room, is_dm_room};
 pub use error::ChatError;
 pub use message::{Cid, Limits, Message, MessageId, NewMessage, RoomSeq};
 pub use name::{NameKey, UserName};

@@ -77,18 +77,26 @@ impl<K: Eq + Hash + Clone> Presence<K> {
         self.rooms.get(room).map_or(0, HashMap::len)
     }
 
-    /// Every non-empty room with its number of connections, by name.
+    /// Every non-empty room with its number of connections, by name (direct-message rooms
+    /// included: this is the operator's count, not a client's list).
     pub fn rooms(&self) -> Vec<(String, usize)> {
-        self.rooms_after(None, usize::MAX).0
+        self.rooms
+            .iter()
+            .map(|(room, members)| (room.as_str().to_owned(), members.len()))
+            .collect()
     }
 
     /// At most `limit` non-empty rooms named after `after` (all from the first without it),
-    /// by name, with their connection counts; true if more follow.
+    /// by name, with their connection counts; true if more follow. Direct-message rooms
+    /// (`dm:`) are never listed.
     pub fn rooms_after(&self, after: Option<&str>, limit: usize) -> (Vec<(String, usize)>, bool) {
         let mut page: Vec<(String, usize)> = self
             .rooms
             .iter()
             .filter(|(room, _)| after.is_none_or(|after| room.as_str() > after))
+            // Direct-message rooms are private: listed to their participants by the store
+            // (`conversations`), never here.
+            .filter(|(room, _)| !crate::dm::is_dm_room(room.as_str()))
             .take(limit.saturating_add(1))
             .map(|(room, members)| (room.as_str().to_owned(), members.len()))
             .collect();
@@ -192,6 +200,20 @@ mod tests {
         let (rest, more) = p.rooms_after(Some("b"), 2);
         assert_eq!(rest, [("c".to_owned(), 1)]);
         assert!(!more);
+    }
+
+    #[test]
+    fn rooms_page_never_lists_dm_rooms() {
+        let mut p = Presence::default();
+        for r in ["a", "dm:0123", "dm:ffff", "e"] {
+            p.join(&room(r), 1, name("x"));
+        }
+        let (page, more) = p.rooms_after(None, 2);
+        assert_eq!(page, [("a".to_owned(), 1), ("e".to_owned(), 1)]);
+        assert!(!more, "the hidden rooms do not make a next page");
+        let (page, _) = p.rooms_after(Some("a"), 1);
+        assert_eq!(page, [("e".to_owned(), 1)]);
+        assert_eq!(p.rooms().len(), 4, "the operator's count still has them");
     }
 
     #[test]

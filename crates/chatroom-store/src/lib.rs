@@ -58,6 +58,7 @@
 
 mod backend;
 mod batch;
+mod dm;
 mod error;
 mod memory;
 mod moderation;
@@ -66,6 +67,7 @@ mod retention;
 mod sql;
 mod sqlite;
 
+pub use dm::{Conversation, DmPeer, MAX_CONVERSATIONS, ReadState, SEEN_WINDOW, UNREAD_CAP};
 pub use error::StoreError;
 pub use moderation::{AuditEntry, Ban, MAX_AUDIT_PAGE, NewAudit, NewBan};
 pub use retention::{

@@ -16,6 +16,8 @@ pub(crate) struct MemoryBackend {
     state: Arc<Mutex<State>>,
     /// Bans and audit (crate::moderation).
     pub(crate) moderation: crate::moderation::SharedTables,
+    /// DM participants and read positions (crate::dm).
+    pub(crate) dm: crate::dm::SharedTables,
 }
 
 #[derive(Default)]
@@ -83,6 +85,28 @@ impl MemoryBackend {
         // A panic while holding the lock cannot leave State half-updated (see insert_batch),
         // so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `room`'s messages, ascending by id (crate::dm counts unread ones).
+    pub(crate) fn room_messages(&self, room: &str) -> Vec<Arc<Message>> {
+        self.lock().rooms.get(room).cloned().unwrap_or_default()
+    }
+
+    /// The name of `user`'s newest message among the newest `window` ids, if any.
+    pub(crate) fn last_name_of(
+        &self,
+        user: &chatroom_core::UserId,
+        window: MessageId,
+    ) -> Option<String> {
+        let state = self.lock();
+        let from = state.last_id - window;
+        state
+            .rooms
+            .values()
+            .flat_map(|all| all.iter())
+            .filter(|m| m.id > from && m.user_id.as_ref() == Some(user))
+            .max_by_key(|m| m.id)
+            .map(|m| m.name.clone())
     }
 
     /// Message `id`'s row as it is now, with its reaction rows.

@@ -49,6 +49,13 @@ impl From<MessageRow> for Message {
     }
 }
 
+// Which rows count for conversations and read positions (src/dm.rs).
+
+/// The `messages` rows that are messages, as opposed to the change rows (edits, deletes,
+/// reactions) of migration 0007: the one condition every unread count and "last message" of
+/// src/dm.rs goes through (`crate::dm::ordinary` is the memory backend's twin).
+pub const ORDINARY: &str = "kind = 'message'";
+
 // Reads of a room's history.
 
 /// The columns [`MessageRow`] reads, in order, for `SELECT`s of `messages m`.

@@ -145,6 +145,20 @@ pub enum Effect {
     },
     /// A ban was added.
     Banned(Ban),
+    /// Send `event` with `payload` to the matching connections, except `except` (not a
+    /// moderation action: a user's own notices — a new DM, a read position from another
+    /// tab — need the same selection by user id and the same relay to every node).
+    Notify {
+        /// Whose connections.
+        who: Who,
+        /// The event (`dm`, `read`).
+        event: String,
+        /// Its payload.
+        payload: serde_json::Value,
+        /// The connection that caused it, which knows already.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        except: Option<socketioxide::socket::Sid>,
+    },
     /// Ban `id` was lifted.
     Unbanned(i64),
 }
@@ -307,6 +321,16 @@ pub fn enforce(app: &App, effect: &Effect) -> usize {
                 .filter(|(socket, _)| socket.emit(events::MUTED, &payload).is_ok())
                 .count()
         }
+        Effect::Notify {
+            who,
+            event,
+            payload,
+            except,
+        } => sessions(app, who)
+            .into_iter()
+            .filter(|(socket, _)| Some(socket.id) != *except)
+            .filter(|(socket, _)| socket.emit(event.as_str(), payload).is_ok())
+            .count(),
         Effect::Disconnect {
             who,
             event,
@@ -337,6 +361,17 @@ fn sessions(app: &App, who: &Who) -> Vec<(socketioxide::extract::SocketRef, Sess
             who.matches(&session).then_some((socket, session))
         })
         .collect()
+}
+
+/// The current name of `user` if it is connected to this node (its first connection's).
+pub fn connected_name(app: &App, user: &UserId) -> Option<UserName> {
+    let who = Who {
+        user_id: Some(user.clone()),
+        ..Who::default()
+    };
+    sessions(app, &who)
+        .first()
+        .map(|(_, session)| session.name())
 }
 
 /// The user connected here under `name`, and the highest role among its connections.

@@ -20,6 +20,10 @@ pub mod out {
     pub const TYPING: &str = "typing";
     /// A failure of an event sent without an ack callback.
     pub const ERROR: &str = "error";
+    /// Someone opened a direct conversation with you: `{room, with: {name, uid}}`.
+    pub const DM: &str = "dm";
+    /// You (on another connection) read up to a message: `{room, id}`.
+    pub const READ: &str = "read";
 }
 /// Client → server events of protocol v1.
 pub mod inbound {
@@ -51,6 +55,12 @@ pub mod inbound {
     pub const BAN: &str = "ban";
     /// Moderators: stop a user writing for a while.
     pub const MUTE: &str = "mute";
+    /// Open (or find) the direct conversation with a user.
+    pub const DM: &str = "dm";
+    /// List one's direct conversations.
+    pub const CONVERSATIONS: &str = "conversations";
+    /// Store one's read position in a room.
+    pub const READ: &str = "read";
 }
 
 /// Decodes a request payload, mapping any shape error to `bad_request`.
@@ -173,6 +183,74 @@ pub struct MuteReq {
     pub minutes: u64,
 }
 
+/// `dm` `{to}`.
+#[derive(Debug, Deserialize)]
+pub struct DmReq {
+    /// A user id, or the name a connected user holds.
+    pub to: String,
+}
+
+/// `read` `{room, id}`.
+#[derive(Debug, Deserialize)]
+pub struct ReadReq {
+    /// Room name.
+    pub room: String,
+    /// The last message id read.
+    pub id: MessageId,
+}
+
+/// The other side of a direct conversation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Peer {
+    /// Their name (now, or when last seen).
+    pub name: String,
+    /// Their user id.
+    pub uid: String,
+}
+
+/// `dm` answer, and the `dm` event to the recipient.
+#[derive(Debug, Serialize)]
+pub struct DmOpened {
+    /// The conversation's room (`dm:` + 32 hex digits); join it to talk.
+    pub room: String,
+    /// Who it is with.
+    pub with: Peer,
+}
+
+/// One entry of the `conversations` answer.
+#[derive(Debug, Serialize)]
+pub struct ConversationInfo {
+    /// The DM room.
+    pub room: String,
+    /// The other participant.
+    pub with: Peer,
+    /// The newest message, or `null`.
+    pub last: Option<Message>,
+    /// The stored read position, or `null`.
+    pub read: Option<MessageId>,
+    /// Messages after it from the other side (not deleted), at most 1000.
+    pub unread: u32,
+    /// How many of those mention the user.
+    pub mentions: u32,
+}
+
+/// `conversations` answer.
+#[derive(Debug, Serialize)]
+pub struct ConversationList {
+    /// Newest activity first.
+    pub conversations: Vec<ConversationInfo>,
+}
+
+/// `read` answer and event.
+#[derive(Debug, Serialize)]
+pub struct ReadAt {
+    /// Room.
+    pub room: String,
+    /// The stored read position (never lower than before); `null` if the room has no
+    /// messages and nothing was stored.
+    pub id: Option<MessageId>,
+}
+
 /// `welcome` payload.
 #[derive(Debug, Serialize)]
 pub struct Welcome<'a> {
@@ -244,6 +322,12 @@ pub struct Joined {
     /// The highest id (message or change) this answer covers: continue or reconnect with
     /// `since = through`. Without `since`: the newest message's id (`null` in an empty room).
     pub through: Option<MessageId>,
+    /// The joiner's stored read position in the room, or `null`.
+    pub read: Option<MessageId>,
+    /// Messages after it not written by the joiner and not deleted (at most 1000).
+    pub unread: u32,
+    /// How many of those mention the joiner's current name.
+    pub mentions: u32,
 }
 
 /// `send` answer.

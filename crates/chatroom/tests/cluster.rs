@@ -471,3 +471,51 @@ async fn moderation_reaches_every_node() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dm_and_read_notices_reach_every_node() {
+    use chatroom::auth::{AuthKind, AuthMode};
+    let Some(db) = TestDb::postgres("cl").await else {
+        return;
+    };
+    let servers = nodes_with(&db, &redis_url(), 2, || {
+        let mut config = Config::for_tests();
+        config.auth =
+            AuthMode::from_settings(AuthKind::Jwt, Some(JWT_SECRET), None).expect("jwt mode");
+        config
+    })
+    .await;
+    // Bob is connected to node 1 only, and has written once: node 0 knows his id from the store.
+    let bob = signed_in(&servers[1], "bob", "user").await;
+    ok(&bob, "send", json!({"room": "lobby", "text": "hi"})).await;
+    let ann = signed_in(&servers[0], "ann", "user").await;
+    let opened = ok(&ann, "dm", json!({"to": "sub-bob"})).await;
+    let room = opened["room"].as_str().expect("room").to_owned();
+    assert_eq!(opened["with"], json!({"name": "bob", "uid": "sub-bob"}));
+    loop {
+        let (event, data) = bob.next_event().await.expect("dm event on node 1");
+        if event == "dm" {
+            assert_eq!(
+                data[0],
+                json!({"room": room, "with": {"name": "ann", "uid": "sub-ann"}})
+            );
+            break;
+        }
+    }
+
+    // Bob's second connection, on node 0, hears of a read position stored through node 1.
+    let bob_here = signed_in(&servers[0], "bob", "user").await;
+    ok(&bob, "join", json!({"room": room})).await;
+    let said = ok(&ann, "join", json!({"room": room})).await;
+    assert_eq!(said["unread"], 0);
+    let sent = ok(&ann, "send", json!({"room": room, "text": "@bob hello"})).await;
+    let id = sent["message"]["id"].as_i64().expect("id");
+    ok(&bob, "read", json!({"room": room, "id": id})).await;
+    loop {
+        let (event, data) = bob_here.next_event().await.expect("read event on node 0");
+        if event == "read" {
+            assert_eq!(data[0], json!({"room": room, "id": id}));
+            break;
+        }
+    }
+}

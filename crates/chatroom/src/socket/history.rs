@@ -1,4 +1,5 @@
-//! `history` `{room, before?, limit?}`: scroll-back, one page at a time.
+//! `history` `{room, before?, limit?}`: scroll-back, one page at a time (a `dm:` room only for
+//! its two participants).
 
 use crate::protocol::{self, HistoryPage, HistoryReq};
 use crate::socket::inbox::Connection;
@@ -30,6 +31,8 @@ async fn history(
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| ChatError::BadRequest(format!("limit must be 1-{MAX_LIMIT}")))?,
     };
+    // A DM room's outsider learns nothing, not even whether it is in it: `forbidden` first.
+    crate::socket::dm::check_access(cx, &room).await?;
     if !cx.app.presence().is_member(&room, &cx.socket.id) {
         return Err(ChatError::NotInRoom);
     }

@@ -1,5 +1,6 @@
 //! `join` `{room, since?}`: membership plus the history a client needs, either the latest page or
-//! exactly what it missed since an id (lossless reconnect).
+//! exactly what it missed since an id (lossless reconnect), and where the user stands in it
+//! (read position, unread and mention counts). A `dm:` room only lets its two participants in.
 
 use crate::cluster::wire::Change;
 use crate::protocol::{self, JoinReq, Joined};
@@ -23,6 +24,7 @@ async fn join(cx: &Connection, data: Option<serde_json::Value>) -> Result<Joined
     let req: JoinReq = protocol::decode(data.unwrap_or_default())?;
     let room = RoomName::new(&req.room)?;
     cx.session.check_rate(Metered::Join)?;
+    crate::socket::dm::check_access(cx, &room).await?;
     let name = cx.session.name();
     let sid = cx.socket.id;
     // Join before reading, so a message committed meanwhile is delivered live or read here —
@@ -66,8 +68,19 @@ async fn join(cx: &Connection, data: Option<serde_json::Value>) -> Result<Joined
             None => cx.app.store.latest(&room, JOIN_HISTORY).await,
         },
     };
+    // Where the user stands: read after the page, so a message committed in between is counted
+    // unread rather than missed by both.
     let page = match page {
-        Ok(page) => page,
+        Ok(page) => cx
+            .app
+            .store
+            .read_state(&cx.session.user_id, &name, &room)
+            .await
+            .map(|state| (page, state)),
+        Err(e) => Err(e),
+    };
+    let (page, state) = match page {
+        Ok(read) => read,
         Err(e) => {
             if newly && crate::socket::leave::leave_room(cx, &room) {
                 crate::socket::leave::left(cx, &room).await;
@@ -99,5 +112,8 @@ async fn join(cx: &Connection, data: Option<serde_json::Value>) -> Result<Joined
         truncated: page.truncated,
         changes,
         through,
+        read: state.read,
+        unread: state.unread,
+        mentions: state.mentions,
     })
 }

@@ -6,9 +6,11 @@ pub mod announce;
 pub mod auth;
 pub mod ban;
 pub mod chat_message;
+pub mod conversations;
 pub mod crowd;
 pub mod delete;
 pub mod deliver;
+pub mod dm;
 pub mod edit;
 pub mod history;
 pub mod inbox;
@@ -17,6 +19,7 @@ pub mod kick;
 pub mod leave;
 pub mod mute;
 pub mod react;
+pub mod read;
 pub mod rename;
 pub mod reply;
 pub mod rooms;
@@ -85,6 +88,9 @@ pub async fn dispatch(cx: &Connection, event: &str, data: Option<serde_json::Val
         inbound::KICK => kick::on_kick(cx, data, reply).await,
         inbound::BAN => ban::on_ban(cx, data, reply).await,
         inbound::MUTE => mute::on_mute(cx, data, reply).await,
+        inbound::DM => dm::on_dm(cx, data, reply).await,
+        inbound::CONVERSATIONS => conversations::on_conversations(cx, data, reply).await,
+        inbound::READ => read::on_read(cx, data, reply).await,
         _ => reply.send::<crate::protocol::Done>(Err(ChatError::BadRequest(format!(
             "unknown event {:?}",
             event.chars().take(64).collect::<String>()

@@ -46,6 +46,9 @@ pub fn event_label(name: &str) -> &'static str {
         inbound::EDIT,
         inbound::REACT,
         inbound::UNREACT,
+        inbound::DM,
+        inbound::CONVERSATIONS,
+        inbound::READ,
     ]
     .into_iter()
     .find(|known| *known == name)
