@@ -10,6 +10,7 @@
 //! - [`error`]: [`ChatError`] and its wire codes.
 //! - [`presence`]: room membership bookkeeping.
 //! - [`role`]: [`Role`], what a signed-in user may do besides chatting.
+//! - [`search`]: the search tokeniser and [`SearchQuery`].
 
 pub mod error;
 pub mod message;
@@ -18,6 +19,7 @@ pub mod names;
 pub mod presence;
 pub mod role;
 pub mod room;
+pub mod search;
 pub mod user;
 
 pub use error::ChatError;
@@ -27,6 +29,7 @@ pub use names::NameRegistry;
 pub use presence::Presence;
 pub use role::Role;
 pub use room::RoomName;
+pub use search::SearchQuery;
 pub use user::UserId;
 
 /// The room every client is in from the moment it connects.
