@@ -114,7 +114,7 @@ async fn purge_locked(
 /// The writer's pool (one connection) and the read pool.
 #[derive(Clone)]
 pub(crate) struct PgBackend {
-    write: PgPool,
+    pub(crate) write: PgPool,
     pub(crate) read: PgPool,
 }
 
@@ -196,6 +196,8 @@ struct Columns<'a> {
     ts: Vec<i64>,
     cid: Vec<Option<&'a str>>,
     user_id: Vec<Option<&'a str>>,
+    /// The search terms (`chatroom_core::search::index_text`), made into `terms` in SQL.
+    terms: Vec<String>,
 }
 
 impl Columns<'_> {
@@ -209,6 +211,7 @@ impl Columns<'_> {
             ts: Vec::with_capacity(n),
             cid: Vec::with_capacity(n),
             user_id: Vec::with_capacity(n),
+            terms: Vec::with_capacity(n),
         }
     }
 }
@@ -326,13 +329,20 @@ impl Backend for PgBackend {
                 columns.ts.push(m.ts);
                 columns.cid.push(m.cid.as_deref());
                 columns.user_id.push(m.user_id.as_ref().map(UserId::as_str));
+                columns
+                    .terms
+                    .push(chatroom_core::search::index_text(&m.text));
             }
-            sqlx::query(
-                "INSERT INTO messages (id, seq, room, name, text, ts, cid, user_id) \
+            // The search index (`terms`) in the same statement, so in the same transaction.
+            sqlx::query(&format!(
+                "INSERT INTO messages (id, seq, room, name, text, ts, cid, user_id, terms) \
                  OVERRIDING SYSTEM VALUE \
-                 SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], \
-                                      $5::text[], $6::int8[], $7::text[], $8::text[])",
-            )
+                 SELECT id, seq, room, name, text, ts, cid, user_id, {} \
+                 FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], \
+                             $5::text[], $6::int8[], $7::text[], $8::text[], $9::text[]) \
+                      AS r(id, seq, room, name, text, ts, cid, user_id, x)",
+                crate::search::postgres::terms_of("r.x")
+            ))
             .bind(&columns.id)
             .bind(&columns.seq)
             .bind(&columns.room)
@@ -341,6 +351,7 @@ impl Backend for PgBackend {
             .bind(&columns.ts)
             .bind(&columns.cid)
             .bind(&columns.user_id)
+            .bind(&columns.terms)
             .execute(&mut *tx)
             .await?;
         }

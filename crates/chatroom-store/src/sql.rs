@@ -58,6 +58,12 @@ pub const SINCE_SEQ: &str = "SELECT id, seq, room, name, text, ts, cid, user_id 
 pub const BUMP_ROOM_SEQ_ON_CONFLICT: &str =
     "ON CONFLICT (room) DO UPDATE SET seq = room_seq.seq + excluded.seq RETURNING room, seq";
 
+/// Which `messages m` rows search may return: not deleted (a tombstone has empty text). The one
+/// place to extend this rule for every SQL engine; the memory backend's twin is
+/// `search::searchable`. With the `kind` column of migration 0007 (issue 11, changes as rows)
+/// it becomes `m.text <> '' AND m.kind = 'message'`.
+pub const SEARCHABLE: &str = "m.text <> ''";
+
 // Retention (never touches `room_seq`: a purge must not renumber or reuse a room's order).
 
 /// Every room with messages, one index seek per room (loose index scan): $none.

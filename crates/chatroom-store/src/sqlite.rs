@@ -155,6 +155,8 @@ impl SqliteBackend {
                 .execute(&mut *tx)
                 .await?;
         }
+        let ids: Vec<i64> = rows.iter().map(|(_, id)| *id).collect();
+        crate::search::sqlite::unindex_many(&mut tx, &ids).await?;
         tx.commit().await?;
         // A no-op on a database without auto_vacuum=INCREMENTAL.
         sqlx::query(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))
@@ -370,6 +372,8 @@ async fn insert_batch(
         });
         q.build().persistent(false).execute(&mut *tx).await?;
     }
+    let terms: Vec<(i64, &str)> = rows.iter().map(|m| (m.id, m.text.as_str())).collect();
+    crate::search::sqlite::index_new(&mut tx, &terms).await?;
     tx.commit().await?;
     Ok(stored)
 }
