@@ -18,6 +18,7 @@ pub mod mute;
 pub mod rename;
 pub mod reply;
 pub mod rooms;
+pub mod search;
 pub mod send;
 pub mod session;
 pub mod typing;
@@ -80,6 +81,7 @@ pub async fn dispatch(cx: &Connection, event: &str, data: Option<serde_json::Val
         inbound::KICK => kick::on_kick(cx, data, reply).await,
         inbound::BAN => ban::on_ban(cx, data, reply).await,
         inbound::MUTE => mute::on_mute(cx, data, reply).await,
+        inbound::SEARCH => search::on_search(cx, data, reply).await,
         _ => reply.send::<crate::protocol::Done>(Err(ChatError::BadRequest(format!(
             "unknown event {:?}",
             event.chars().take(64).collect::<String>()

@@ -42,6 +42,7 @@ pub fn event_label(name: &str) -> &'static str {
         inbound::TYPING,
         inbound::ROOMS,
         inbound::RENAME,
+        inbound::SEARCH,
     ]
     .into_iter()
     .find(|known| *known == name)
