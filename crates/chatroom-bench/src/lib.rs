@@ -6,6 +6,7 @@
 //! - [`load`]: the message-load engine (`fanout`, `rooms`): latency, losses, duplicates, order.
 //! - [`conns`]: the connection scenarios (`idle` memory per connection, `storm` connects/s).
 //! - [`soak`]: churn cycles of dropped, never-reading and hostile clients; leak and loss checks.
+//! - [`search`]: seeds a large store and measures `search` latency (issue 11).
 //! - [`stats`]: clock, histograms, CPU and memory from `/proc`.
 //! - [`report`]: one-line summaries, the smoke-test check, the ours-vs-Node table.
 //! - [`plot`]: SVG bar charts from JSON-lines results.
@@ -20,6 +21,7 @@ pub mod load;
 pub mod plot;
 pub mod progress;
 pub mod report;
+pub mod search;
 pub mod soak;
 pub mod stats;
 

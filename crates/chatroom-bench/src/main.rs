@@ -37,6 +37,10 @@ enum Cmd {
     /// then checks every acked message is stored once, no ghost members, no leaked files,
     /// tasks or memory (see crates/chatroom-bench/src/soak.rs).
     Soak(SoakArgs),
+    /// Search latency over a large store: `--seed N --db URL` fills a fresh store through the
+    /// store's own writer; then `--url` measures `search` acks on a server running on it (or
+    /// `--db` alone measures the store in-process). See crates/chatroom-bench/src/search.rs.
+    Search(SearchArgs),
     /// Draw SVG charts (ours vs Node) from JSON-lines result files.
     Plot {
         /// Result files (JSON lines).
@@ -208,6 +212,32 @@ struct SoakArgs {
     /// Allowed difference of the server's alive tasks from the baseline.
     #[arg(long, default_value_t = 8)]
     task_tolerance: u64,
+}
+
+#[derive(Args)]
+struct SearchArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The store's database URL (as the server's `--db`): seeded with `--seed`; measured
+    /// in-process with `--via store`.
+    #[arg(long)]
+    db: Option<String>,
+    /// Store this many generated messages into `--db` first (it should be empty).
+    #[arg(long)]
+    seed: Option<usize>,
+    /// `socket`: `search` acks from the server at `--url` (run it with `--search-rate off`);
+    /// `store`: `Store::search` on `--db` in this process.
+    #[arg(long, default_value = "socket", value_parser = ["socket", "store"])]
+    via: String,
+    /// Skip measuring (seed only).
+    #[arg(long)]
+    seed_only: bool,
+    /// Rounds of the query mix (each round runs every kind once).
+    #[arg(long, default_value_t = 100)]
+    rounds: usize,
+    /// Results per search.
+    #[arg(long, default_value_t = 20)]
+    limit: u32,
 }
 
 impl Common {
@@ -385,6 +415,34 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 }
             }
             Ok(true)
+        }
+        Cmd::Search(a) => {
+            let mut body = json!({});
+            if let Some(n) = a.seed {
+                let db = a.db.as_deref().context("--seed needs --db")?;
+                let (stored, secs) = chatroom_bench::search::seed(db, n, !a.common.quiet).await?;
+                eprintln!(
+                    "seeded {stored} messages in {secs:.1} s ({:.0}/s)",
+                    stored as f64 / secs
+                );
+                body["seeded"] = json!(stored);
+                body["seed_secs"] = json!((secs * 10.0).round() / 10.0);
+            }
+            if !a.seed_only {
+                let (url, _) = a.common.single_server("search")?;
+                let measured = chatroom_bench::search::measure(
+                    (a.via == "socket").then_some(url.as_str()),
+                    a.db.as_deref(),
+                    a.rounds,
+                    a.limit,
+                )
+                .await?;
+                if let (Some(obj), Value::Object(fields)) = (body.as_object_mut(), measured) {
+                    obj.extend(fields);
+                }
+                eprintln!("{}", serde_json::to_string_pretty(&body)?);
+            }
+            emit(&a.common, "search", format!("search r{}", a.rounds), body)
         }
         Cmd::Report { files } => {
             print!("{}", report::comparison_table(&read_all(&files)?));

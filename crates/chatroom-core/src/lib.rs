@@ -13,6 +13,7 @@
 //! - [`role`]: [`Role`], what a signed-in user may do besides chatting.
 //! - [`dm`]: direct-message room names ([`dm_room`], the reserved `dm:` prefix).
 //! - [`mention`]: when a message's text mentions a user.
+//! - [`search`]: the search tokeniser and [`SearchQuery`].
 
 pub mod change;
 pub mod dm;
@@ -24,6 +25,7 @@ pub mod names;
 pub mod presence;
 pub mod role;
 pub mod room;
+pub mod search;
 pub mod user;
 
 pub use change::{Change, ChangeKind, Reaction};
@@ -35,6 +37,7 @@ pub use names::NameRegistry;
 pub use presence::Presence;
 pub use role::Role;
 pub use room::RoomName;
+pub use search::SearchQuery;
 pub use user::UserId;
 
 /// The room every client is in from the moment it connects.

@@ -64,6 +64,7 @@ mod memory;
 mod moderation;
 mod postgres;
 mod retention;
+pub mod search;
 mod sql;
 mod sqlite;
 
@@ -73,6 +74,7 @@ pub use moderation::{AuditEntry, Ban, MAX_AUDIT_PAGE, NewAudit, NewBan};
 pub use retention::{
     DEFAULT_PURGE_BATCH, PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy,
 };
+pub use search::{SearchPage, SearchScope};
 
 use backend::{Answer, Backend, Window};
 use batch::{Command, Counters};
@@ -254,6 +256,7 @@ impl Store {
                 url: error::redact(url),
             });
         };
+        search::backfill(&backend).await?;
         let (requests, requests_rx) = mpsc::channel(REQUEST_QUEUE);
         let (feed_tx, feed) = mpsc::channel(FEED_CAPACITY);
         let counters = Arc::new(Counters::default());

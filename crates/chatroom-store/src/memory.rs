@@ -109,6 +109,38 @@ impl MemoryBackend {
             .map(|m| m.name.clone())
     }
 
+    /// Search by scanning (no index): up to `limit + 1` messages matching `query` with id <
+    /// `before`, newest first, from the rooms `scope` and `readable_dms` allow. The same answer
+    /// as the SQL backends' indexes, since the same tokeniser decides both.
+    pub(crate) fn search(
+        &self,
+        query: &chatroom_core::SearchQuery,
+        scope: crate::SearchScope<'_>,
+        readable_dms: &[chatroom_core::RoomName],
+        before: MessageId,
+        limit: u32,
+    ) -> Vec<Message> {
+        let state = self.lock();
+        let allowed = |room: &str| match scope {
+            crate::SearchScope::Room(r) => r.as_str() == room,
+            crate::SearchScope::Everywhere => {
+                !room.starts_with(crate::search::DM_PREFIX)
+                    || readable_dms.iter().any(|r| r.as_str() == room)
+            }
+        };
+        let mut found: Vec<Message> = state
+            .rooms
+            .iter()
+            .filter(|(room, _)| allowed(room))
+            .flat_map(|(_, all)| all.iter())
+            .filter(|m| m.id < before && crate::search::searchable(m) && query.matches(&m.text))
+            .map(|m| Message::clone(m))
+            .collect();
+        found.sort_unstable_by_key(|m| std::cmp::Reverse(m.id));
+        found.truncate(limit as usize + 1);
+        found
+    }
+
     /// Message `id`'s row as it is now, with its reaction rows.
     fn target(state: &State, id: MessageId) -> Option<Target> {
         let all = state.rooms.get(state.room_of.get(&id)?)?;

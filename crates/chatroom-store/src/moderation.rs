@@ -179,7 +179,7 @@ pub(crate) mod sql {
 /// The same transaction code for both SQL engines (their connection types differ, the SQL and
 /// the steps do not).
 macro_rules! sql_engine {
-    ($module:ident, $Conn:ty) => {
+    ($module:ident, $Conn:ty, $search:ident) => {
         mod $module {
             use super::{Ban, NewAudit, NewBan, sql};
             use crate::StoreError;
@@ -251,8 +251,8 @@ macro_rules! sql_engine {
     };
 }
 
-sql_engine!(on_sqlite, sqlx::SqliteConnection);
-sql_engine!(on_postgres, sqlx::PgConnection);
+sql_engine!(on_sqlite, sqlx::SqliteConnection, sqlite);
+sql_engine!(on_postgres, sqlx::PgConnection, postgres);
 
 impl Store {
     /// Stores `ban` with its audit entry `log` (one transaction); the stored ban.

@@ -121,7 +121,7 @@ async fn purge_locked(
 /// The writer's pool (one connection) and the read pool.
 #[derive(Clone)]
 pub(crate) struct PgBackend {
-    write: PgPool,
+    pub(crate) write: PgPool,
     pub(crate) read: PgPool,
 }
 
@@ -205,6 +205,8 @@ struct Columns<'a> {
     user_id: Vec<Option<&'a str>>,
     kind: Vec<&'a str>,
     target: Vec<Option<i64>>,
+    /// The search terms (`chatroom_core::search::index_text`), made into `terms` in SQL.
+    terms: Vec<String>,
 }
 
 impl Columns<'_> {
@@ -220,6 +222,7 @@ impl Columns<'_> {
             user_id: Vec::with_capacity(n),
             kind: Vec::with_capacity(n),
             target: Vec::with_capacity(n),
+            terms: Vec::with_capacity(n),
         }
     }
 }
@@ -336,14 +339,18 @@ async fn apply_changes(conn: &mut PgConnection, changes: &[&Message]) -> Result<
     search_index_changes(conn, changes).await
 }
 
-/// Search index maintenance for edits and deletes, inside the change's transaction: the ONE
-/// place the PostgreSQL full-text index (issue 11, search) re-indexes an edited message
-/// (`change.kind == Edit`: `row.text` is its new text, `change.target` its id) and un-indexes
-/// a deleted one (`Delete`). Reactions change no text. Nothing to do until that index exists.
+/// Search index maintenance for edits and deletes, inside the change's transaction.
 async fn search_index_changes(
-    _conn: &mut PgConnection,
-    _changes: &[&Message],
+    conn: &mut PgConnection,
+    changes: &[&Message],
 ) -> Result<(), StoreError> {
+    use crate::search::{IndexWork, postgres};
+    for work in crate::search::index_work(changes) {
+        match work {
+            IndexWork::Reindex(id, text) => postgres::reindex(&mut *conn, id, text).await?,
+            IndexWork::Unindex(id) => postgres::unindex(&mut *conn, id).await?,
+        }
+    }
     Ok(())
 }
 
@@ -473,14 +480,24 @@ impl Backend for PgBackend {
                     .kind
                     .push(m.change.map_or("message", |c| c.kind.as_str()));
                 columns.target.push(m.change.map(|c| c.target));
+                // Only messages are searchable (an edit re-indexes its target below).
+                columns.terms.push(if m.change.is_none() {
+                    chatroom_core::search::index_text(&m.text)
+                } else {
+                    String::new()
+                });
             }
-            sqlx::query(
-                "INSERT INTO messages (id, seq, room, name, text, ts, cid, user_id, kind, target) \
+            // The search index (`terms`) in the same statement, so in the same transaction.
+            sqlx::query(&format!(
+                "INSERT INTO messages (id, seq, room, name, text, ts, cid, user_id, kind, target, terms) \
                  OVERRIDING SYSTEM VALUE \
-                 SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], \
-                                      $5::text[], $6::int8[], $7::text[], $8::text[], \
-                                      $9::text[], $10::int8[])",
-            )
+                 SELECT id, seq, room, name, text, ts, cid, user_id, kind, target, {} \
+                 FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], \
+                             $5::text[], $6::int8[], $7::text[], $8::text[], \
+                             $9::text[], $10::int8[], $11::text[]) \
+                      AS r(id, seq, room, name, text, ts, cid, user_id, kind, target, x)",
+                crate::search::postgres::terms_of("r.x")
+            ))
             .bind(&columns.id)
             .bind(&columns.seq)
             .bind(&columns.room)
@@ -491,6 +508,7 @@ impl Backend for PgBackend {
             .bind(&columns.user_id)
             .bind(&columns.kind)
             .bind(&columns.target)
+            .bind(&columns.terms)
             .execute(&mut *tx)
             .await?;
             let changes: Vec<&Message> = new_rows(&stored).filter(|m| m.change.is_some()).collect();

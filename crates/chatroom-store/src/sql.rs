@@ -142,6 +142,11 @@ pub(crate) fn attach_reactions(messages: &mut [Message], rows: Vec<ReactionSqlRo
 pub const BUMP_ROOM_SEQ_ON_CONFLICT: &str =
     "ON CONFLICT (room) DO UPDATE SET seq = room_seq.seq + excluded.seq RETURNING room, seq";
 
+/// Which `messages m` rows search may return: messages (not change rows), not deleted (a
+/// tombstone has empty text). The one place this rule lives for every SQL engine; the memory
+/// backend's twin is `search::searchable`.
+pub const SEARCHABLE: &str = "m.text <> '' AND m.kind = 'message'";
+
 // Retention (never touches `room_seq`: a purge must not renumber or reuse a room's order).
 
 /// Every room with messages, one index seek per room (loose index scan): $none.

@@ -167,6 +167,8 @@ impl SqliteBackend {
                 .execute(&mut *tx)
                 .await?;
         }
+        let ids: Vec<i64> = rows.iter().map(|(_, id)| *id).collect();
+        crate::search::sqlite::unindex_many(&mut tx, &ids).await?;
         tx.commit().await?;
         // A no-op on a database without auto_vacuum=INCREMENTAL.
         sqlx::query(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))
@@ -460,14 +462,18 @@ async fn apply_changes(
     search_index_changes(conn, changes).await
 }
 
-/// Search index maintenance for edits and deletes, inside the change's transaction: the ONE
-/// place the SQLite full-text index (issue 11, search) re-indexes an edited message
-/// (`change.kind == Edit`: `row.text` is its new text, `change.target` its id) and un-indexes
-/// a deleted one (`Delete`). Reactions change no text. Nothing to do until that index exists.
+/// Search index maintenance for edits and deletes, inside the change's transaction.
 async fn search_index_changes(
-    _conn: &mut sqlx::SqliteConnection,
-    _changes: &[&Message],
+    conn: &mut sqlx::SqliteConnection,
+    changes: &[&Message],
 ) -> Result<(), StoreError> {
+    use crate::search::{IndexWork, sqlite};
+    for work in crate::search::index_work(changes) {
+        match work {
+            IndexWork::Reindex(id, text) => sqlite::reindex(&mut *conn, id, text).await?,
+            IndexWork::Unindex(id) => sqlite::unindex(&mut *conn, id).await?,
+        }
+    }
     Ok(())
 }
 
@@ -547,6 +553,14 @@ async fn insert_batch(
         });
         q.build().persistent(false).execute(&mut *tx).await?;
     }
+    // Only messages are searchable; a change row's text is an emoji or an edit's new text,
+    // which the edit's re-index below puts on its target.
+    let terms: Vec<(i64, &str)> = rows
+        .iter()
+        .filter(|m| m.change.is_none())
+        .map(|m| (m.id, m.text.as_str()))
+        .collect();
+    crate::search::sqlite::index_new(&mut tx, &terms).await?;
     let changes: Vec<&Message> = rows.into_iter().filter(|m| m.change.is_some()).collect();
     if !changes.is_empty() {
         apply_changes(&mut tx, &changes).await?;

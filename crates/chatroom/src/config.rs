@@ -117,6 +117,9 @@ pub struct Cli {
     /// Per-connection `rooms` rate, RATE/BURST or `off` [default: 2/10]
     #[arg(long, env = "CHATROOM_ROOMS_RATE", value_name = "RATE/BURST|off")]
     pub rooms_rate: Option<RateLimitSetting>,
+    /// Per-connection `search` rate, RATE/BURST or `off` [default: 2/10]
+    #[arg(long, env = "CHATROOM_SEARCH_RATE", value_name = "RATE/BURST|off")]
+    pub search_rate: Option<RateLimitSetting>,
     /// Rooms with more members than this announce member counts instead of each join/leave [default: 100]
     #[arg(long, env = "CHATROOM_PRESENCE_CROWD", value_name = "N")]
     pub presence_crowd: Option<u32>,
@@ -211,6 +214,7 @@ struct FileConfig {
     typing_rate: Option<String>,
     join_rate: Option<String>,
     rooms_rate: Option<String>,
+    search_rate: Option<String>,
     presence_crowd: Option<u32>,
     header_read_timeout: Option<String>,
     idle_timeout: Option<String>,
@@ -398,6 +402,7 @@ impl Config {
             typing_rate: rate_setting("typing_rate", file.typing_rate.as_deref())?,
             join_rate: rate_setting("join_rate", file.join_rate.as_deref())?,
             rooms_rate: rate_setting("rooms_rate", file.rooms_rate.as_deref())?,
+            search_rate: rate_setting("search_rate", file.search_rate.as_deref())?,
         };
         let flag_limits = LimitSettings {
             switch: cli.limits,
@@ -409,6 +414,7 @@ impl Config {
             typing_rate: cli.typing_rate,
             join_rate: cli.join_rate,
             rooms_rate: cli.rooms_rate,
+            search_rate: cli.search_rate,
         };
         let limits_off = matches!(cli.limits.or(file_limits.switch), Some(LimitsSwitch::Off));
         let duration = |key, v: Option<&str>| file_value(key, v, parse_duration);

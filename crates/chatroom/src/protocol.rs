@@ -61,6 +61,8 @@ pub mod inbound {
     pub const CONVERSATIONS: &str = "conversations";
     /// Store one's read position in a room.
     pub const READ: &str = "read";
+    /// Search the messages the user may read.
+    pub const SEARCH: &str = "search";
 }
 
 /// Decodes a request payload, mapping any shape error to `bad_request`.
@@ -107,6 +109,28 @@ pub struct HistoryReq {
     pub before: Option<MessageId>,
     /// 1–100, default 50.
     pub limit: Option<i64>,
+}
+
+/// `search` `{query, room?, before?, limit?}`.
+#[derive(Debug, Deserialize)]
+pub struct SearchReq {
+    /// What to look for (checked by `chatroom_core::SearchQuery`).
+    pub query: String,
+    /// Only this room.
+    pub room: Option<String>,
+    /// Only messages with a smaller id (the previous page's last result).
+    pub before: Option<MessageId>,
+    /// 1–50, default 20.
+    pub limit: Option<i64>,
+}
+
+/// `search` answer.
+#[derive(Debug, Serialize)]
+pub struct SearchResults {
+    /// Matching messages, newest first.
+    pub results: Vec<Message>,
+    /// More matches are older than the last one: ask again with `before` = its id.
+    pub more: bool,
 }
 
 /// `typing` `{room, typing}`.

@@ -30,6 +30,8 @@ pub struct Limits {
     pub join_rate: Option<RateLimit>,
     /// `rooms` requests per connection.
     pub rooms_rate: Option<RateLimit>,
+    /// `search` requests per connection.
+    pub search_rate: Option<RateLimit>,
 }
 
 fn rate(per_second: u32, burst: u32) -> Option<RateLimit> {
@@ -62,6 +64,9 @@ impl Limits {
             typing_rate: rate(5, 10),
             join_rate: rate(10, 100),
             rooms_rate: rate(2, 10),
+            // A search reads an index and can touch many rows: a few per second per person,
+            // with room for typing a query out and paging through results.
+            search_rate: rate(2, 10),
         }
     }
 
@@ -76,6 +81,7 @@ impl Limits {
             typing_rate: None,
             join_rate: None,
             rooms_rate: None,
+            search_rate: None,
         }
     }
 }
@@ -265,6 +271,8 @@ pub struct LimitSettings {
     pub join_rate: Option<RateLimitSetting>,
     /// `--rooms-rate`.
     pub rooms_rate: Option<RateLimitSetting>,
+    /// `--search-rate`.
+    pub search_rate: Option<RateLimitSetting>,
 }
 
 impl LimitSettings {
@@ -307,6 +315,7 @@ impl LimitSettings {
             typing_rate: rate(self.typing_rate, file.typing_rate, base.typing_rate),
             join_rate: rate(self.join_rate, file.join_rate, base.join_rate),
             rooms_rate: rate(self.rooms_rate, file.rooms_rate, base.rooms_rate),
+            search_rate: rate(self.search_rate, file.search_rate, base.search_rate),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod read;
 pub mod rename;
 pub mod reply;
 pub mod rooms;
+pub mod search;
 pub mod send;
 pub mod session;
 pub mod typing;
@@ -91,6 +92,7 @@ pub async fn dispatch(cx: &Connection, event: &str, data: Option<serde_json::Val
         inbound::DM => dm::on_dm(cx, data, reply).await,
         inbound::CONVERSATIONS => conversations::on_conversations(cx, data, reply).await,
         inbound::READ => read::on_read(cx, data, reply).await,
+        inbound::SEARCH => search::on_search(cx, data, reply).await,
         _ => reply.send::<crate::protocol::Done>(Err(ChatError::BadRequest(format!(
             "unknown event {:?}",
             event.chars().take(64).collect::<String>()

@@ -49,6 +49,7 @@ pub fn event_label(name: &str) -> &'static str {
         inbound::DM,
         inbound::CONVERSATIONS,
         inbound::READ,
+        inbound::SEARCH,
     ]
     .into_iter()
     .find(|known| *known == name)

@@ -27,6 +27,8 @@ pub enum Metered {
     Join,
     /// `rooms`.
     Rooms,
+    /// `search`.
+    Search,
 }
 
 /// One connection's token buckets; `None` = that limit is off.
@@ -36,6 +38,7 @@ struct Buckets {
     typing: Option<DefaultDirectRateLimiter>,
     join: Option<DefaultDirectRateLimiter>,
     rooms: Option<DefaultDirectRateLimiter>,
+    search: Option<DefaultDirectRateLimiter>,
 }
 
 fn bucket(limit: Option<RateLimit>) -> Option<DefaultDirectRateLimiter> {
@@ -50,6 +53,7 @@ impl Buckets {
             typing: bucket(limits.typing_rate),
             join: bucket(limits.join_rate),
             rooms: bucket(limits.rooms_rate),
+            search: bucket(limits.search_rate),
         }
     }
 
@@ -60,6 +64,7 @@ impl Buckets {
             Metered::Typing => self.typing.as_ref(),
             Metered::Join => self.join.as_ref(),
             Metered::Rooms => self.rooms.as_ref(),
+            Metered::Search => self.search.as_ref(),
         }
     }
 }
