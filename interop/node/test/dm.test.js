@@ -160,6 +160,24 @@ for (const kind of storeKinds()) {
       await say(eve, pub, 'fence');
       await eveMessages.find((m) => m.text === 'fence');
       assert.ok(!eveMessages.items.some((m) => m.room === dm), JSON.stringify(eveMessages.items));
+
+      // Search: the participants find the DM's words, Eve finds nothing of them, everywhere or
+      // by naming the room.
+      const word = `whisper${rand(6)}`;
+      await say(ann, dm, `a ${word} for bob`);
+      await say(eve, pub, `a ${word} in public`);
+      for (const [s, who] of [[ann, 'ann'], [bob, 'bob']]) {
+        const found = await call(s, 'search', { query: word });
+        assertOk(found);
+        assert.deepEqual(found.results.map((m) => m.room).sort(), [dm, pub].sort(), `${who} finds both`);
+        const inDm = await call(s, 'search', { query: word, room: dm });
+        assertOk(inDm);
+        assert.deepEqual(inDm.results.map((m) => m.text), [`a ${word} for bob`], `${who} in the DM`);
+      }
+      const evesSearch = await call(eve, 'search', { query: word });
+      assertOk(evesSearch);
+      assert.deepEqual(evesSearch.results.map((m) => m.room), [pub], 'eve finds only the public one');
+      assertRefused(await call(eve, 'search', { query: word, room: dm }), 'forbidden', 'search in the DM');
     });
 
     test('conversations: newest activity first, with unread and mention counts', async () => {
