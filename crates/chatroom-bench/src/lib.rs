@@ -8,6 +8,7 @@
 //! - [`soak`]: churn cycles of dropped, never-reading and hostile clients; leak and loss checks.
 //! - [`stats`]: clock, histograms, CPU and memory from `/proc`.
 //! - [`report`]: one-line summaries, the smoke-test check, the ours-vs-Node table.
+//! - [`mini_engine`]: issue 10's engine experiment, a one-task-per-connection Engine.IO server.
 //! - [`plot`]: SVG bar charts from JSON-lines results.
 //! - [`progress`]: the stderr progress line.
 //!
@@ -17,6 +18,7 @@
 pub mod client;
 pub mod conns;
 pub mod load;
+pub mod mini_engine;
 pub mod plot;
 pub mod progress;
 pub mod report;
