@@ -8,8 +8,10 @@
 #
 #   bash bench/compare.sh                 # every case, REPS=2 runs each, DURATION=10 s
 #   REPS=1 DURATION=5 ONLY='seed' bash bench/compare.sh   # quick look at the matching cases
+#   WINDOW=64 REPS=3 ONLY='seed|v1-sqlite|idle-10k' bash bench/compare.sh   # issue 10's table
 #
-# Env: REPS, DURATION (seconds of sending per run), ONLY (regex on case names),
+# Env: REPS, DURATION (seconds of sending per run), ONLY (regex on case names), WINDOW (messages
+#      in flight per sender in the closed-loop cases, default 1; issue 10's table used 64),
 #      CHATROOM_BIN (default $CARGO_TARGET_DIR/release/chatroom), PLOTS_DIR (default docs/bench),
 #      RUN_TIMEOUT (seconds one run may take, default 300; a run cut off is reported as failed).
 set -euo pipefail
@@ -65,10 +67,13 @@ run_case() {
 }
 
 D=$DURATION
-run_case seed-1000r-1s       "ours node" fanout --protocol seed --receivers 1000 --senders 1 --window 1 --duration "$D"
-run_case seed-100r-10s       "ours node" fanout --protocol seed --receivers 100 --senders 10 --window 1 --duration "$D"
+W=${WINDOW:-1}
+# Case names carry the window when it is not 1, so results of both kinds never mix.
+WS=; [ "$W" = 1 ] || WS=-w$W
+run_case seed-1000r-1s$WS    "ours node" fanout --protocol seed --receivers 1000 --senders 1 --window "$W" --duration "$D"
+run_case seed-100r-10s$WS    "ours node" fanout --protocol seed --receivers 100 --senders 10 --window "$W" --duration "$D"
 run_case seed-500r-200mps    "ours node" fanout --protocol seed --receivers 500 --senders 1 --rate 200 --duration "$D"
-run_case v1-sqlite-100r-10s  "ours"      fanout --protocol v1 --receivers 100 --senders 10 --window 1 --duration "$D"
+run_case v1-sqlite-100r-10s$WS "ours"    fanout --protocol v1 --receivers 100 --senders 10 --window "$W" --duration "$D"
 run_case rooms-2000x3-1000mps "ours"     rooms --rooms 2000 --members 3 --rate 1000 --duration "$D"
 run_case idle-10k            "ours node" idle --connections 10000 --concurrency 200 --hold 3
 REPS=1 run_case idle-19k     "ours node" idle --connections 19000 --concurrency 200 --hold 3

@@ -8,7 +8,7 @@ BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/chatroom-bench.XXXXXX")
 SRV_PID=
 SRV_URL=
 
-# Start the server of $1 (ours|node) in the background; sets SRV_PID and SRV_URL.
+# Start the server of $1 (ours|node|mini-hyper|mini-raw) in the background; sets SRV_PID and SRV_URL.
 start_server() {
   local which=$1 out=$BENCH_TMP/$1.out err=$BENCH_TMP/$1.err
   : >"$out"
@@ -22,6 +22,12 @@ start_server() {
       ;;
     node)
       (cd "$BENCH_ROOT/bench/node-baseline" && HOST=127.0.0.1 PORT=0 exec node bin/www) >"$out" 2>"$err" &
+      ;;
+    mini-hyper|mini-raw)
+      # Issue 10's engine experiment (crates/chatroom-bench/src/mini_engine.rs), from the
+      # private copy of chatroom-bench the calling script made.
+      "$BENCH_TMP/chatroom-bench" mini-engine --host 127.0.0.1 --port 0 --http "${which#mini-}" \
+        >"$out" 2>"$err" &
       ;;
     *) echo "unknown server $which" >&2; return 1 ;;
   esac

@@ -9,8 +9,9 @@
 //! - [`search`]: seeds a large store and measures `search` latency (issue 11).
 //! - [`stats`]: clock, histograms, CPU and memory from `/proc`.
 //! - [`report`]: one-line summaries, the smoke-test check, the ours-vs-Node table.
-//! - [`plot`]: SVG bar charts from JSON-lines results.
-//! - [`progress`]: the stderr progress line.
+//! - [`mini_engine`]: issue 10's engine experiment, a one-task-per-connection Engine.IO server.
+//! - [`plot`]: SVG bar charts from JSON-lines results (plotters' SVG backend).
+//! - [`progress`]: progress on stderr (indicatif on a terminal).
 //!
 //! The binary (`src/main.rs`) maps subcommands onto these; `docs/BENCHMARKS.md` explains the
 //! scenarios and their output fields.
@@ -18,6 +19,7 @@
 pub mod client;
 pub mod conns;
 pub mod load;
+pub mod mini_engine;
 pub mod plot;
 pub mod progress;
 pub mod report;

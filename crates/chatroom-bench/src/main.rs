@@ -41,6 +41,10 @@ enum Cmd {
     /// store's own writer; then `--url` measures `search` acks on a server running on it (or
     /// `--db` alone measures the store in-process). See crates/chatroom-bench/src/search.rs.
     Search(SearchArgs),
+    /// Serve issue 10's engine experiment: a minimal Engine.IO v4 / Socket.IO server over
+    /// WebSocket, one task per connection, `chat message` broadcast to all (see
+    /// src/mini_engine.rs). Prints `listening on http://ADDR`; stops on SIGTERM.
+    MiniEngine(MiniArgs),
     /// Draw SVG charts (ours vs Node) from JSON-lines result files.
     Plot {
         /// Result files (JSON lines).
@@ -181,6 +185,34 @@ struct ConnArgs {
     /// seed (no auth) or v1 (auth {name}).
     #[arg(long, value_enum, default_value = "seed")]
     protocol: Protocol,
+}
+
+#[derive(Args)]
+struct MiniArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Port (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// hyper: hyper's HTTP/1 connection and upgrade, as the server; raw: no hyper.
+    #[arg(long, value_enum, default_value = "hyper")]
+    http: chatroom_bench::mini_engine::HttpMode,
+    /// Engine.IO pingInterval, seconds.
+    #[arg(long, default_value_t = 25.0)]
+    ping_interval: f64,
+    /// Engine.IO pingTimeout, seconds.
+    #[arg(long, default_value_t = 20.0)]
+    ping_timeout: f64,
+    /// Broadcast ring size; a client this many messages behind is disconnected.
+    #[arg(long, default_value_t = 1024)]
+    queue: usize,
+    /// WebSocket read chunk per connection, bytes (the server's is 1024).
+    #[arg(long, default_value_t = 1024)]
+    read_buffer: usize,
+    /// Largest message accepted, bytes.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_payload: usize,
 }
 
 #[derive(Args)]
@@ -399,6 +431,19 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             let body = soak::run(&cfg).await;
             let name = format!("soak-{}s-{}c", a.duration, a.clients);
             emit(&a.common, "soak", name, body)
+        }
+        Cmd::MiniEngine(a) => {
+            chatroom_bench::mini_engine::serve(chatroom_bench::mini_engine::MiniConfig {
+                addr: std::net::SocketAddr::new(a.host, a.port),
+                http: a.http,
+                ping_interval: secs(a.ping_interval)?,
+                ping_timeout: secs(a.ping_timeout)?,
+                queue: a.queue,
+                read_buffer: a.read_buffer,
+                max_payload: a.max_payload,
+            })
+            .await?;
+            Ok(true)
         }
         Cmd::Plot { files, out_dir } => {
             let text = read_all(&files)?;

@@ -1,13 +1,16 @@
 //! `plot`: turns JSON-lines results into SVG bar charts (ours vs Node per case).
 //!
-//! The SVG is written by hand rather than with a plotting crate so the build needs no font
-//! library: text is left to the viewer's `sans-serif`, and label widths are estimated.
-//! Repeated runs of one case and target are summarised by their median, with a whisker from the
-//! smallest to the largest run.
+//! Drawn with `plotters`' SVG backend and no font feature (`ttf`, `ab_glyph` off), so the build
+//! still needs no font library: plotters estimates label widths, and the text is left to the
+//! viewer's `sans-serif`. Repeated runs of one case and target are summarised by their median,
+//! with a whisker from the smallest to the largest run.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{FontStyle, FontTransform};
 use serde_json::Value;
 
 /// One chart to draw: which records it takes and which number it plots from each.
@@ -157,18 +160,16 @@ pub fn table(records: &[Value], spec: &ChartSpec) -> Table {
     t
 }
 
-fn color(target: &str, i: usize) -> &'static str {
+fn color(target: &str, i: usize) -> RGBColor {
     match target {
-        "ours" => "#d9480f",
-        "node" => "#2b8a3e",
-        _ => ["#1c7ed6", "#7048e8", "#868e96"][i % 3],
+        "ours" => RGBColor(0xd9, 0x48, 0x0f),
+        "node" => RGBColor(0x2b, 0x8a, 0x3e),
+        _ => [
+            RGBColor(0x1c, 0x7e, 0xd6),
+            RGBColor(0x70, 0x48, 0xe8),
+            RGBColor(0x86, 0x8e, 0x96),
+        ][i % 3],
     }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 fn fmt_num(v: f64) -> String {
@@ -185,7 +186,13 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-/// Renders a grouped bar chart; `None` if the table is empty.
+/// Width of one case's group of bars, in pixels, per target plus a gap.
+const BAR_PX: u32 = 44;
+const GROUP_GAP_PX: u32 = 40;
+/// A bar's share of its slot (the rest separates neighbouring bars).
+const BAR_FILL: f64 = 0.8;
+
+/// Renders a grouped bar chart; `None` if the table is empty or plotters fails.
 pub fn render(spec: &ChartSpec, t: &Table) -> Option<String> {
     let sums: BTreeMap<&(String, String), Summary> = t
         .values
@@ -201,135 +208,132 @@ pub fn render(spec: &ChartSpec, t: &Table) -> Option<String> {
         .map(|s| s.min)
         .filter(|v| *v > 0.0)
         .fold(f64::INFINITY, f64::min);
-    let (lo, hi) = if spec.log {
+    let group_px = GROUP_GAP_PX + BAR_PX * t.targets.len() as u32;
+    let plot_w = (group_px * t.cases.len() as u32).max(300);
+    let size = (70 + plot_w + 20, 40 + 300 + 110);
+    let mut svg = String::new();
+    let drawn = if spec.log {
         let lo = 10f64.powf(bottom_log.log10().floor()).max(1e-3);
         let hi = 10f64.powf(top.max(lo * 10.0).log10().ceil());
-        (lo, hi)
+        draw(&mut svg, size, spec, t, &sums, (lo..hi).log_scale(), lo)
     } else {
-        (0.0, nice_ceiling(top.max(1e-9)))
+        let hi = nice_ceiling(top.max(1e-9));
+        draw(&mut svg, size, spec, t, &sums, 0.0..hi, 0.0)
     };
-
-    let group_w = 40.0 + 44.0 * t.targets.len() as f64;
-    let (left, right, top_m, bottom) = (80.0, 140.0, 60.0, 120.0);
-    let plot_w = (group_w * t.cases.len() as f64).max(300.0);
-    let plot_h = 300.0;
-    let width = left + plot_w + right;
-    let height = top_m + plot_h + bottom;
-    let y = |v: f64| -> f64 {
-        let frac = if spec.log {
-            (v.max(lo).log10() - lo.log10()) / (hi.log10() - lo.log10())
-        } else {
-            v / hi
-        };
-        top_m + plot_h * (1.0 - frac.clamp(0.0, 1.0))
-    };
-
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">
-<rect width="100%" height="100%" fill="#fff"/>
-<text x="{}" y="24" font-size="15" font-weight="bold" text-anchor="middle">{}</text>
-"##,
-        width / 2.0,
-        esc(spec.title)
-    );
-    // Value axis with grid lines.
-    let ticks: Vec<f64> = if spec.log {
-        let mut v = Vec::new();
-        let mut x = lo;
-        while x <= hi * 1.0001 {
-            v.push(x);
-            x *= 10.0;
+    match drawn {
+        Ok(()) => Some(svg),
+        Err(e) => {
+            eprintln!("plot {}: {e}", spec.file);
+            None
         }
-        v
-    } else {
-        (0..=5).map(|i| hi * f64::from(i) / 5.0).collect()
-    };
-    for tv in ticks {
-        let ty = y(tv);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{left}" x2="{}" y1="{ty:.1}" y2="{ty:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
-            left + plot_w,
-            left - 6.0,
-            ty + 4.0,
-            fmt_num(tv)
-        );
     }
-    let _ = writeln!(
-        s,
-        r##"<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">{}{}</text>"##,
-        top_m + plot_h / 2.0,
-        esc(spec.unit),
-        if spec.log { " (log scale)" } else { "" }
-    );
-    let _ = writeln!(
-        s,
-        r##"<line x1="{left}" x2="{}" y1="{}" y2="{}" stroke="#333"/>"##,
-        left + plot_w,
-        top_m + plot_h,
-        top_m + plot_h
-    );
-    // Bars.
-    let bar_w = 36.0;
-    for (ci, case) in t.cases.iter().enumerate() {
-        let gx = left + group_w * ci as f64 + 20.0;
-        for (ti, target) in t.targets.iter().enumerate() {
-            let Some(sum) = sums.get(&(case.clone(), target.clone())) else {
-                continue;
-            };
-            let x = gx + 44.0 * ti as f64;
-            let by = y(sum.median);
-            let base = top_m + plot_h;
-            let _ = writeln!(
-                s,
-                r##"<rect x="{x:.1}" y="{by:.1}" width="{bar_w}" height="{:.1}" fill="{}"><title>{} {}: {} {}</title></rect>"##,
-                (base - by).max(0.5),
-                color(target, ti),
-                esc(case),
-                esc(target),
-                fmt_num(sum.median),
-                esc(spec.unit)
-            );
-            if sum.max > sum.min {
-                let cx = x + bar_w / 2.0;
-                let _ = writeln!(
-                    s,
-                    r##"<line x1="{cx:.1}" x2="{cx:.1}" y1="{:.1}" y2="{:.1}" stroke="#000"/>"##,
-                    y(sum.max),
-                    y(sum.min)
-                );
-            }
-            let _ = writeln!(
-                s,
-                r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="10">{}</text>"##,
-                x + bar_w / 2.0,
-                y(sum.max) - 4.0,
-                fmt_num(sum.median)
-            );
-        }
-        let lx = gx + 44.0 * t.targets.len() as f64 / 2.0 - 4.0;
-        let ly = top_m + plot_h + 14.0;
-        let _ = writeln!(
-            s,
-            r##"<text transform="translate({lx:.1},{ly:.1}) rotate(30)" text-anchor="start">{}</text>"##,
-            esc(case)
-        );
-    }
-    // Legend.
+}
+
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Draws the chart on an SVG string; `y` is the value axis (linear or log), `base` its bottom.
+/// The x axis runs over [0, cases): case `i` is the slot [i, i+1), its bars side by side.
+fn draw<Y>(
+    out: &mut String,
+    size: (u32, u32),
+    spec: &ChartSpec,
+    t: &Table,
+    sums: &BTreeMap<&(String, String), Summary>,
+    y: Y,
+    base: f64,
+) -> DrawResult
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let root = SVGBackend::with_string(out, size).into_drawing_area();
+    root.fill(&WHITE)?;
+    let cases = t.cases.len();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            spec.title,
+            ("sans-serif", 15).into_font().style(FontStyle::Bold),
+        )
+        .margin_top(10)
+        .margin_right(20)
+        .x_label_area_size(110)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..cases as f64, y)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc(format!(
+            "{}{}",
+            spec.unit,
+            if spec.log { " (log scale)" } else { "" }
+        ))
+        .y_label_formatter(&|v| fmt_num(*v))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
+        .draw()?;
+
+    let slot = 1.0 / (t.targets.len() as f64 + GROUP_GAP_PX as f64 / BAR_PX as f64);
+    let half_gap = (1.0 - slot * t.targets.len() as f64) / 2.0;
     for (ti, target) in t.targets.iter().enumerate() {
-        let lx = left + 10.0 + 90.0 * ti as f64;
-        let _ = writeln!(
-            s,
-            r##"<rect x="{lx}" y="36" width="12" height="12" fill="{}"/><text x="{}" y="46">{}</text>"##,
-            color(target, ti),
-            lx + 16.0,
-            esc(target)
-        );
+        let fill = color(target, ti);
+        let bars: Vec<(f64, Summary)> = t
+            .cases
+            .iter()
+            .enumerate()
+            .filter_map(|(ci, case)| {
+                let x = ci as f64 + half_gap + slot * ti as f64;
+                sums.get(&(case.clone(), target.clone())).map(|s| (x, *s))
+            })
+            .collect();
+        let width = slot * BAR_FILL;
+        chart
+            .draw_series(
+                bars.iter().map(|(x, s)| {
+                    Rectangle::new([(*x, base), (*x + width, s.median)], fill.filled())
+                }),
+            )?
+            .label(target.as_str())
+            .legend(move |(lx, ly)| {
+                Rectangle::new([(lx, ly - 6), (lx + 12, ly + 6)], fill.filled())
+            });
+        // Whiskers from the smallest to the largest run, and the median's value on top.
+        chart.draw_series(bars.iter().filter(|(_, s)| s.max > s.min).map(|(x, s)| {
+            PathElement::new(
+                vec![(*x + width / 2.0, s.min), (*x + width / 2.0, s.max)],
+                BLACK,
+            )
+        }))?;
+        chart.draw_series(bars.iter().map(|(x, s)| {
+            Text::new(
+                fmt_num(s.median),
+                (*x + width / 2.0, s.max),
+                ("sans-serif", 10)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Center, VPos::Bottom)),
+            )
+        }))?;
     }
-    s.push_str("</svg>\n");
-    Some(s)
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .border_style(RGBColor(0xdd, 0xdd, 0xdd))
+        .background_style(WHITE.mix(0.9))
+        .draw()?;
+    // Case names under their groups, turned a quarter so long names fit.
+    for (ci, case) in t.cases.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(ci as f64 + 0.5, base));
+        root.draw(&Text::new(
+            case.clone(),
+            (px - 6, py + 8),
+            ("sans-serif", 12)
+                .into_font()
+                .transform(FontTransform::Rotate90),
+        ))?;
+    }
+    root.present()?;
+    Ok(())
 }
 
 fn nice_ceiling(v: f64) -> f64 {
@@ -380,7 +384,13 @@ mod tests {
         assert_eq!(t.cases, vec!["a"]);
         assert_eq!(t.targets, vec!["ours", "node"]);
         let svg = render(&CHARTS[0], &t).unwrap_or_default();
-        assert_eq!(svg.matches("<rect x=").count(), 2 + 2);
+        // One bar and one legend key per target.
+        assert_eq!(svg.matches(r##"fill="#D9480F""##).count(), 2, "{svg}");
+        assert_eq!(svg.matches(r##"fill="#2B8A3E""##).count(), 2, "{svg}");
+        assert!(
+            svg.contains("\na\n</text>") && svg.contains("\nours\n</text>"),
+            "{svg}"
+        );
         assert!(render(&CHARTS[1], &table(&recs, &CHARTS[1])).is_none());
     }
 }
