@@ -17,7 +17,7 @@ import {
 import {
   joinRequest, sendFailure, connectFailure, authFor as authPayload, tokenFromHash, transportsFromSearch, ackError,
 } from './protocol.js';
-import { validRoomName, validName, textTooLong } from './rules.js';
+import { validRoomName, validName, textTooLong, invalidNameSentence } from './rules.js';
 import { ui, lookup, setStatus, showHint, announce, untilText } from './views/dom.js';
 import {
   atBottom, scrollToBottom, renderMessages, appendRendered, renderHistoryMarker, renderPending, removePendingEl,
@@ -606,7 +606,7 @@ function onConnectError(err) {
     }
     case 'invalid_name':
       setStatus('offline', 'Choose a name');
-      openNameDialog('invalid', 'That name was not accepted. Use 1–32 characters, no control or invisible characters.');
+      openNameDialog('invalid', invalidNameSentence());
       return;
     case 'name_taken':
       setStatus('offline', 'Choose a name');
