@@ -17,11 +17,17 @@ const APP: &[(&str, &str, &str)] = &[
     ("chat.css", CSS, include_str!("../../web/app/chat.css")),
     ("chat.js", JS, include_str!("../../web/app/chat.js")),
     ("main.js", JS, include_str!("../../web/app/main.js")),
+    ("notify.js", JS, include_str!("../../web/app/notify.js")),
     ("protocol.js", JS, include_str!("../../web/app/protocol.js")),
     ("rules.js", JS, include_str!("../../web/app/rules.js")),
     ("state.js", JS, include_str!("../../web/app/state.js")),
     ("text.js", JS, include_str!("../../web/app/text.js")),
     ("util.js", JS, include_str!("../../web/app/util.js")),
+    (
+        "views/conversations.js",
+        JS,
+        include_str!("../../web/app/views/conversations.js"),
+    ),
     (
         "views/dom.js",
         JS,
@@ -31,6 +37,11 @@ const APP: &[(&str, &str, &str)] = &[
         "views/messages.js",
         JS,
         include_str!("../../web/app/views/messages.js"),
+    ),
+    (
+        "views/search.js",
+        JS,
+        include_str!("../../web/app/views/search.js"),
     ),
     (
         "views/sidebar.js",

@@ -12,8 +12,11 @@
  */
 import { newCid, dayKey, isMessage } from './util.js';
 import {
-  createState, newRoom, lastId, isOwn, mergeMessages, othersOf, applyDeleted, applyPresence,
+  createState, newRoom, lastId, isOwn, mergeMessages, othersOf, applyPresence, applyChange, applyJoinAnswer,
+  markRead, setConversation, isDm, roomTitle, newestMessageId, reacted,
 } from './state.js';
+import { mentions } from './text.js';
+import * as notify from './notify.js';
 import {
   joinRequest, sendFailure, connectFailure, authFor as authPayload, tokenFromHash, transportsFromSearch, ackError,
 } from './protocol.js';
@@ -21,8 +24,12 @@ import { validRoomName, validName, textTooLong, invalidNameSentence } from './ru
 import { ui, lookup, setStatus, showHint, announce, untilText } from './views/dom.js';
 import {
   atBottom, scrollToBottom, renderMessages, appendRendered, renderHistoryMarker, renderPending, removePendingEl,
+  replaceRendered,
 } from './views/messages.js';
-import { renderRooms, renderMembers, renderTyping, renderHeader } from './views/sidebar.js';
+import { renderRooms as renderRoomList, renderMembers, renderTyping, renderHeader } from './views/sidebar.js';
+import { renderConversations } from './views/conversations.js';
+import { renderSearch } from './views/search.js';
+import { el, button } from './views/dom.js';
 
 const TYPING_RESEND_MS = 3000;  // server expires typing after 5 s: refresh before that
 const TYPING_IDLE_MS = 4000;    // stop "typing" after this long without input
@@ -31,6 +38,8 @@ const ROOMS_POLL_MS = 10000;
 const ACK_TIMEOUT_MS = 15000;   // re-send (same cid) if a send is not acknowledged in time
 const STORE = { name: 'chatroom.name', rooms: 'chatroom.rooms', current: 'chatroom.current', identity: 'chatroom.identity' };
 const TOKEN_KEY = 'chatroom.token';
+const READ_DELAY_MS = 300;      // batch `read` while messages stream in
+const MAX_DM_JOINS = 30;        // conversations joined at connect, so their badges stay live
 
 // ---------- storage ----------
 
@@ -71,6 +80,18 @@ const state = createState({
 const dom = lookup();
 ui.state = state;
 ui.dom = dom;
+ui.editing = null;             // id of the message being edited here
+ui.anchor = null;              // { id, until }: a message jumped to, kept in view while history loads
+
+/** Rooms and conversations: both lists carry unread badges. */
+function renderRooms() {
+  renderRoomList();
+  renderConversations();
+}
+
+function pageVisible() { return document.visibilityState === 'visible'; }
+
+function mentionsMe(text) { return !!state.name && mentions(text, state.name); }
 
 function ensureRoom(name) {
   let room = state.rooms.get(name);
@@ -103,10 +124,12 @@ function moderate(event, payload, done) {
   });
 }
 
-/** A deleted message: its room shows the tombstone instead of the text. */
-function onDeleted(ev) {
-  const room = applyDeleted(state, ev);
-  if (room && room === state.current) renderMessages();
+/** `edited`, `deleted`, `reaction`: the message they change is re-rendered where it shows. */
+function onChange(event, ev) {
+  const m = applyChange(state, event, ev);
+  if (!m) return;
+  if (ui.editing === m.id && event === 'deleted') ui.editing = null;
+  if (m.room === state.current) replaceRendered(m);
 }
 
 /** The server will not take this page back by itself: say why, stop reconnecting. */
@@ -171,14 +194,303 @@ function addMessages(roomName, msgs, live) {
     else if (live && added.length) dom.jump.hidden = false;
     if (live) {
       const others = othersOf(state, added);
-      if (others.length > 3) announce(others.length + ' new messages in #' + roomName);
+      if (others.length > 3) announce(others.length + ' new messages in ' + roomTitle(state, roomName));
       else others.forEach((m) => announce(m.name + ': ' + m.text));
     }
     renderTyping();
-  } else if (live) {
-    const count = othersOf(state, added).length;
-    if (count) { room.unread += count; renderRooms(); }
   }
+  if (!live) return;
+  const others = othersOf(state, added).filter((m) => m.id > room.readSent);
+  if (roomName === state.current && pageVisible()) {
+    scheduleRead(roomName);
+  } else if (others.length) {
+    room.unread += others.length;
+    room.mentions += others.filter((m) => mentionsMe(m.text)).length;
+    renderRooms();
+  }
+  const c = state.conversations.get(roomName);
+  if (c) { c.last = added[added.length - 1]; renderConversations(); }
+  const hidden = !pageVisible();
+  for (const m of others) {
+    if (notify.shouldNotify(state, m, { hidden, permission: notify.permission() })) {
+      notify.show(m, roomTitle(state, roomName), () => jumpTo(roomName, m.id));
+    }
+  }
+}
+
+// ---------- read position ----------
+
+/** Tells the server (soon) that we read `roomName` up to its newest message. */
+function scheduleRead(roomName) {
+  const room = state.rooms.get(roomName);
+  if (!room) return;
+  clearTimeout(room.readTimer);
+  room.readTimer = setTimeout(() => sendRead(roomName), READ_DELAY_MS);
+}
+
+function sendRead(roomName) {
+  const room = state.rooms.get(roomName);
+  if (!room || roomName !== state.current || !pageVisible()) return;
+  const id = newestMessageId(room);
+  const hadBadge = room.unread || room.mentions;
+  if (id > room.readSent) {
+    markRead(state, roomName, id, mentionsMe);
+    if (state.socket && state.connected && room.joined) {
+      state.socket.emit('read', { room: roomName, id }, () => { /* best effort: the next read carries it */ });
+    }
+  } else {
+    room.unread = 0;
+    room.mentions = 0;
+  }
+  if (hadBadge) renderRooms();
+}
+
+/** Another connection of ours read further. */
+function onRead(ev) {
+  if (!ev || typeof ev.room !== 'string' || typeof ev.id !== 'number') return;
+  if (markRead(state, ev.room, ev.id, mentionsMe)) renderRooms();
+}
+
+// ---------- direct messages ----------
+
+function requestConversations() {
+  if (!state.socket || !state.connected) return;
+  const socket = state.socket;
+  socket.emit('conversations', {}, (ack) => {
+    if (socket !== state.socket || !ack || !ack.ok || !Array.isArray(ack.conversations)) return;
+    let joined = 0;
+    for (const c of ack.conversations) {
+      const entry = setConversation(state, c);
+      if (!entry) continue;
+      if (!state.rooms.has(entry.room) && joined < MAX_DM_JOINS) {
+        joined += 1;
+        ensureRoom(entry.room).unread = entry.unread;
+        state.rooms.get(entry.room).mentions = entry.mentions;
+        joinRoom(entry.room);
+      }
+    }
+    renderRooms();
+    if (isDm(state.current)) renderHeader();
+  });
+}
+
+/** A new conversation someone opened with us: list it and join it, so its messages arrive. */
+function onDm(ev) {
+  const entry = setConversation(state, ev);
+  if (!entry) return;
+  if (!state.rooms.has(entry.room)) {
+    ensureRoom(entry.room);
+    joinRoom(entry.room);
+  }
+  renderRooms();
+  announce(entry.with.name + ' started a conversation with you.');
+}
+
+/** Opens (or finds) the conversation with `name` and switches to it. */
+function startDm(name) {
+  if (!state.socket || !state.connected) { showHint('Not connected right now; try again in a moment.', 5000); return; }
+  state.socket.emit('dm', { to: name }, (ack) => {
+    if (!ack || !ack.ok || typeof ack.room !== 'string') {
+      const err = ackError(ack);
+      showHint('Cannot message ' + name + ': ' + (err.message || err.code), 6000);
+      return;
+    }
+    setConversation(state, { room: ack.room, with: ack.with || { name } });
+    openRoom(ack.room);
+    dom.input.focus();
+  });
+}
+
+// ---------- edit, delete, react ----------
+
+function emitChange(event, payload, onOk) {
+  if (!state.socket || !state.connected) { showHint('Not connected right now; try again in a moment.', 5000); return; }
+  state.socket.emit(event, payload, (ack) => {
+    if (ack && ack.ok) {
+      if (ack.message && isMessage(ack.message)) {
+        // the answer carries the message's new state: show it even before the room event
+        const m = applyAnswer(ack.message);
+        if (m && m.room === state.current) replaceRendered(m);
+      }
+      if (onOk) onOk(ack);
+      return;
+    }
+    const err = ackError(ack);
+    const why = {
+      forbidden: 'You are not allowed to do that.',
+      not_found: 'That message is gone.',
+      bad_emoji: 'That is not a single emoji.',
+      too_many_reactions: 'This message has as many different reactions as it can take.',
+      too_long: 'Too long: ' + (err.message || ''),
+      empty: 'A message cannot be empty.',
+    }[err.code];
+    showHint(why || err.message || err.code, 6000);
+  });
+}
+
+/** The current state of a message from an ack: replaces ours (text, edited, deleted, reactions). */
+function applyAnswer(msg) {
+  const room = state.rooms.get(msg.room);
+  if (!room || !room.ids.has(msg.id)) return null;
+  const i = room.messages.findIndex((m) => m.id === msg.id);
+  room.messages[i] = { ...room.messages[i], ...msg };
+  if (!msg.reactions) delete room.messages[i].reactions;
+  return room.messages[i];
+}
+
+function startEdit(msg) {
+  ui.editing = msg.id;
+  replaceRendered(msg);
+  const box = dom.list.querySelector('li.msg[data-id="' + msg.id + '"] .edit-form textarea');
+  if (box) { box.focus(); box.setSelectionRange(box.value.length, box.value.length); }
+}
+
+function stopEdit(msg) {
+  ui.editing = null;
+  const room = state.rooms.get(msg.room);
+  const cur = room && room.messages.find((m) => m.id === msg.id);
+  if (cur) replaceRendered(cur);
+  dom.input.focus();
+}
+
+/** The inline editor shown instead of a message's bubble while its author edits it. */
+function editForm(msg) {
+  const form = el('form', 'edit-form');
+  const box = el('textarea');
+  box.value = msg.text;
+  box.rows = Math.min(8, msg.text.split('\n').length + 1);
+  box.setAttribute('aria-label', 'Edit message');
+  form.appendChild(box);
+  const buttons = el('div', 'edit-buttons');
+  buttons.appendChild(el('span', 'edit-hint', 'Enter to save · Esc to cancel'));
+  buttons.appendChild(button('btn btn-ghost btn-small', 'Cancel', () => stopEdit(msg)));
+  const save = el('button', 'btn btn-small', 'Save');
+  save.type = 'submit';
+  buttons.appendChild(save);
+  form.appendChild(buttons);
+  const submit = () => {
+    const text = box.value;
+    if (text === msg.text) { stopEdit(msg); return; }
+    if (!text.trim()) { showHint('A message cannot be empty; delete it instead.', 5000); return; }
+    const tooLong = textTooLong(text);
+    if (tooLong) { showHint(tooLong, 6000); return; }
+    save.disabled = true;
+    emitChange('edit', { id: msg.id, text }, () => { ui.editing = null; stopEdit(msg); });
+    setTimeout(() => { save.disabled = false; }, 3000);
+  };
+  form.addEventListener('submit', (e) => { e.preventDefault(); submit(); });
+  box.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); submit(); }
+    if (e.key === 'Escape') { e.preventDefault(); stopEdit(msg); }
+  });
+  return form;
+}
+
+function deleteMessage(msg) {
+  emitChange('delete', { id: msg.id }, () => announce('Message deleted.'));
+}
+
+function toggleReaction(msg, emoji) {
+  const room = state.rooms.get(msg.room);
+  const cur = (room && room.messages.find((m) => m.id === msg.id)) || msg;
+  emitChange(reacted(state, cur, emoji) ? 'unreact' : 'react', { id: msg.id, emoji });
+}
+
+// ---------- search ----------
+
+function runSearch(query, before) {
+  const s = state.search;
+  if (!state.socket || !state.connected) { s.error = 'Not connected right now; try again in a moment.'; renderSearch(); return; }
+  s.open = true;
+  s.loading = true;
+  s.error = null;
+  if (!before) { s.query = query; s.results = []; s.more = false; }
+  renderSearch();
+  const req = { query, limit: 20 };
+  if (before) req.before = before;
+  const socket = state.socket;
+  socket.emit('search', req, (ack) => {
+    if (socket !== state.socket || s.query !== query) return;
+    s.loading = false;
+    if (!ack || !ack.ok || !Array.isArray(ack.results)) {
+      const err = ackError(ack);
+      s.error = {
+        empty: 'Type something to search for.',
+        too_long: 'That search is too long.',
+        rate_limited: 'Searching too fast; try again in a moment.',
+      }[err.code] || 'Search failed: ' + (err.message || err.code);
+      renderSearch();
+      return;
+    }
+    const seen = new Set(s.results.map((m) => m.id));
+    for (const m of ack.results) if (isMessage(m) && !seen.has(m.id)) s.results.push(m);
+    s.more = !!ack.more;
+    renderSearch();
+  });
+}
+
+function searchMore() {
+  const s = state.search;
+  if (s.results.length) runSearch(s.query, s.results[s.results.length - 1].id);
+}
+
+function closeSearch() {
+  state.search.open = false;
+  renderSearch();
+}
+
+/**
+ * Shows message `id` of `roomName`: joins the room if needed, loads the history around the
+ * message if it is not loaded, scrolls to it and highlights it.
+ */
+function jumpTo(roomName, id) {
+  closeSearch();
+  closeSidebar(true);
+  if (!state.rooms.has(roomName)) {
+    ensureRoom(roomName);
+    joinRoom(roomName);
+  }
+  switchRoom(roomName);
+  const room = state.rooms.get(roomName);
+  const show = () => {
+    const li = dom.list.querySelector('li.msg[data-id="' + id + '"]');
+    if (!li) return false;
+    state.stick = false;
+    ui.anchor = { id, until: Date.now() + 4000 };
+    li.scrollIntoView({ block: 'center' });
+    li.classList.remove('highlight');
+    void li.offsetWidth; // restart the animation
+    li.classList.add('highlight');
+    setTimeout(() => li.classList.remove('highlight'), 3000);
+    return true;
+  };
+  if (room.ids.has(id)) { show(); return; }
+  let tries = 0;
+  const load = () => {
+    if (room.ids.has(id)) { renderMessages(); show(); return; }
+    if (!room.joined || !state.connected) {
+      if (++tries < 50) setTimeout(load, 100);
+      return;
+    }
+    // the page of history that ends with the message, then everything after it (fills the gap)
+    const socket = state.socket;
+    socket.emit('history', { room: roomName, before: id + 1, limit: 25 }, (ack) => {
+      if (socket !== state.socket || !ack || !ack.ok) { showHint('Cannot load that message.', 5000); return; }
+      if (room.messages.length === 0 || id < room.messages[0].id) room.more = !!ack.more;
+      state.stick = false;
+      addMessages(roomName, ack.messages || [], false);
+      joinRoom(roomName, id);
+      renderMessages();
+      if (!show()) showHint('That message is no longer there.', 5000);
+    });
+  };
+  load();
+}
+
+// ---------- notifications ----------
+
+function renderNotifyOffer() {
+  dom.notifyOffer.hidden = notify.permission() !== 'default';
 }
 
 function renderAll() {
@@ -241,6 +553,11 @@ function joinRoom(name, since) {
     if (req.since === undefined) room.more = !!ack.more;
     const hadMessages = room.messages.length > 0;
     addMessages(name, ack.messages || [], hadMessages || req.since !== undefined);
+    // after the messages: changes target them; unread counts replace what was counted live
+    const changed = applyJoinAnswer(state, name, ack);
+    if (name === state.current) changed.forEach(replaceRendered);
+    if (name === state.current) scheduleRead(name);
+    renderRooms();
     if (!room.messages.length && !room.baseline) room.baseline = state.maxSeenId;
     if (req.since !== undefined && ack.more && room.messages.length) {
       // more than one page missed: keep catching up before re-sending anything
@@ -269,15 +586,22 @@ function openRoom(name) {
 
 function switchRoom(name) {
   if (!state.rooms.has(name)) name = 'lobby';
+  const leaving = state.rooms.get(state.current);
+  if (leaving && leaving.readTimer && state.current !== name) {
+    // what was on screen until now is read
+    clearTimeout(leaving.readTimer);
+    leaving.readTimer = null;
+    sendRead(state.current);
+  }
   if (state.current !== name) stopTyping();
   state.current = name;
-  const room = state.rooms.get(name);
-  if (room) room.unread = 0;
+  ui.editing = null;
   state.stick = true;
   dom.jump.hidden = true;
   saveRooms();
   renderAll();
   fillScreen();
+  scheduleRead(name);
 }
 
 function leaveRoom(name) {
@@ -516,7 +840,11 @@ function connect() {
   socket.on('message', (msg) => { if (isMessage(msg)) addMessages(msg.room, [msg], true); });
   socket.on('presence', onPresence);
   socket.on('typing', onTyping);
-  socket.on('deleted', onDeleted);
+  socket.on('edited', (ev) => onChange('edited', ev));
+  socket.on('deleted', (ev) => onChange('deleted', ev));
+  socket.on('reaction', (ev) => onChange('reaction', ev));
+  socket.on('dm', onDm);
+  socket.on('read', onRead);
   socket.on('session_expired', onSessionExpired);
   socket.on('kicked', (ev) => {
     const why = ev && typeof ev.reason === 'string' ? ' Reason: ' + ev.reason : '';
@@ -551,6 +879,7 @@ function onConnect() {
   });
   state.pending.forEach((p) => { if (p.status !== 'failed') renderPending(p); });
   requestRooms();
+  requestConversations();
   clearInterval(state.roomsTimer);
   state.roomsTimer = setInterval(requestRooms, ROOMS_POLL_MS);
 }
@@ -630,6 +959,7 @@ function onConnectError(err) {
 
 function onWelcome(ev) {
   if (ev && typeof ev.identity === 'string') storageSet(STORE.identity, ev.identity);
+  if (ev && typeof ev.user_id === 'string' && ev.user_id !== state.uid) { state.uid = ev.user_id; renderMessages(); }
   // A welcome with an end time: the token (a JWT) named us; the name is not ours to pick.
   state.signedIn = !!(state.token && ev && typeof ev.expires_at === 'number');
   const role = ev && typeof ev.role === 'string' ? ev.role : 'user';
@@ -759,6 +1089,13 @@ function closeSidebar(keepFocus) {
 ui.actions = {
   moderate,
   openRoom,
+  startDm,
+  startEdit,
+  editForm,
+  deleteMessage,
+  toggleReaction,
+  jumpTo,
+  searchMore,
   retry(p) { p.status = 'queued'; p.error = null; trySend(p); },
   discard: dropPending,
 };
@@ -790,7 +1127,7 @@ function wire() {
 
   dom.messages.addEventListener('scroll', () => {
     state.stick = atBottom();
-    if (state.stick) dom.jump.hidden = true;
+    if (state.stick) { dom.jump.hidden = true; scheduleRead(state.current); }
     if (dom.messages.scrollTop < 150) loadOlder();
   }, { passive: true });
   dom.jump.addEventListener('click', () => { scrollToBottom(); dom.input.focus(); });
@@ -810,6 +1147,30 @@ function wire() {
   dom.backdrop.hidden = false;
 
   dom.rename.addEventListener('click', () => { openNameDialog('rename'); });
+
+  dom.searchForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const q = dom.searchInput.value.trim();
+    if (!q) { closeSearch(); return; }
+    runSearch(q);
+  });
+  dom.searchClose.addEventListener('click', () => { closeSearch(); dom.searchInput.focus(); });
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && state.search.open) closeSearch();
+  });
+  document.addEventListener('click', (e) => {
+    // a click elsewhere closes the reaction picker
+    if (!e.target.closest || !e.target.closest('.picker, .msg-action[data-act="react"]')) {
+      for (const p of document.querySelectorAll('.picker')) p.remove();
+    }
+  });
+  document.addEventListener('visibilitychange', () => { if (pageVisible()) sendRead(state.current); });
+  dom.notifyButton.addEventListener('click', async () => {
+    const p = await notify.askPermission();
+    renderNotifyOffer();
+    showHint(p === 'granted' ? 'You will get a notification when someone mentions you while this page is hidden.'
+      : 'Notifications stay off. You can allow them in the browser\'s site settings.', 6000);
+  });
   dom.nameForm.addEventListener('submit', onNameSubmit);
   dom.nameCancel.addEventListener('click', closeNameDialog);
   dom.dialog.addEventListener('cancel', (e) => {
@@ -832,6 +1193,7 @@ function start() {
   dom.list.dataset.day = dayKey(Date.now());
   wire();
   renderAll();
+  renderNotifyOffer();
   readToken();
   if (state.token) {
     // Signed in elsewhere: connect at once; the welcome tells us our name.

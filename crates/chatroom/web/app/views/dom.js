@@ -89,6 +89,18 @@ export function lookup() {
     nameSub: $('name-dialog-sub'),
     nameCancel: $('name-cancel'),
     nameSubmit: $('name-submit'),
+    roomHash: $('room-hash'),
+    dmList: $('dm-list'),
+    dmEmpty: $('dm-empty'),
+    searchForm: $('search-form'),
+    searchInput: $('search-input'),
+    searchPanel: $('search-panel'),
+    searchResults: $('search-results'),
+    searchStatus: $('search-status'),
+    searchMore: $('search-more'),
+    searchClose: $('search-close'),
+    notifyOffer: $('notify-offer'),
+    notifyButton: $('notify-button'),
   };
 }
 

@@ -4,15 +4,19 @@
  */
 import { ui, el, button, avatar, timeFmt, fullFmt, dayLabel } from './dom.js';
 import { dayKey } from '../util.js';
-import { isOwn, canModerate } from '../state.js';
-import { segments } from '../text.js';
+import { isOwn, canModerate, mayEdit, mayDelete, reacted } from '../state.js';
+import { segments, mentions } from '../text.js';
+
+/** The reactions offered by the picker (any single emoji is accepted by the server). */
+export const PICKER = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
 
 const GROUP_MS = 5 * 60 * 1000; // consecutive messages of one sender within this are grouped
 
-/** Appends `text` to `parent` as text nodes and safe links (built with DOM APIs). */
-export function appendText(parent, text) {
+/** Appends `text` to `parent` as text nodes and safe links (built with DOM APIs).
+ *  `links: false` (inside a button) keeps links as text. */
+export function appendText(parent, text, { links = true } = {}) {
   for (const seg of segments(text, ui.state.name)) {
-    if (seg.kind === 'link') {
+    if (seg.kind === 'link' && links) {
       const a = el('a', 'link', seg.text);
       a.href = seg.href;
       a.target = '_blank';
@@ -24,6 +28,79 @@ export function appendText(parent, text) {
       parent.appendChild(document.createTextNode(seg.text));
     }
   }
+}
+
+/** The action bar of a message: react, edit (author), delete (author or moderator). */
+function actionsBar(msg, li) {
+  const { state, actions } = ui;
+  const bar = el('div', 'msg-actions');
+  bar.setAttribute('role', 'toolbar');
+  bar.setAttribute('aria-label', 'Message actions');
+  const add = (act, text, label, onClick) => {
+    const b = button('msg-action', text, onClick, label);
+    b.dataset.act = act;
+    bar.appendChild(b);
+    return b;
+  };
+  if (msg.deleted) return null;
+  add('react', '☺+', 'Add a reaction', () => togglePicker(msg, li));
+  if (mayEdit(state, msg)) add('edit', 'Edit', 'Edit your message', () => actions.startEdit(msg));
+  if (mayDelete(state, msg) && isOwn(state, msg)) {
+    const del = add('delete', 'Delete', 'Delete your message', () => {
+      // two steps: a stray click does not delete
+      if (!del.classList.contains('confirm')) {
+        del.classList.add('confirm');
+        del.textContent = 'Delete?';
+        bar.classList.add('open');
+        setTimeout(() => { del.classList.remove('confirm'); del.textContent = 'Delete'; bar.classList.remove('open'); }, 4000);
+        return;
+      }
+      actions.deleteMessage(msg);
+    });
+  } else if (canModerate(state)) {
+    // moderators delete anyone's message in one click (audited by the server)
+    const del = add('delete', 'Delete', 'Delete this message by ' + msg.name,
+      () => actions.moderate('delete', { id: msg.id }, 'Message deleted.'));
+    del.classList.add('msg-delete');
+  }
+  return bar;
+}
+
+function togglePicker(msg, li) {
+  const old = li.querySelector('.picker');
+  if (old) { old.remove(); return; }
+  for (const p of document.querySelectorAll('.picker')) p.remove();
+  const box = el('div', 'picker');
+  box.setAttribute('role', 'menu');
+  box.setAttribute('aria-label', 'Pick a reaction');
+  for (const emoji of PICKER) {
+    const b = button(null, emoji, () => { box.remove(); ui.actions.toggleReaction(msg, emoji); }, 'React with ' + emoji);
+    b.setAttribute('role', 'menuitem');
+    box.appendChild(b);
+  }
+  box.addEventListener('keydown', (e) => { if (e.key === 'Escape') { box.remove(); } });
+  li.appendChild(box);
+  box.querySelector('button').focus();
+}
+
+function reactionsRow(msg) {
+  const { state, actions } = ui;
+  if (msg.deleted || !Array.isArray(msg.reactions) || !msg.reactions.length) return null;
+  const row = el('div', 'reactions');
+  for (const r of msg.reactions) {
+    if (!r || typeof r.emoji !== 'string' || typeof r.count !== 'number') continue;
+    const mine = reacted(state, msg, r.emoji);
+    const b = button('reaction', null, () => actions.toggleReaction(msg, r.emoji));
+    b.dataset.emoji = r.emoji;
+    b.setAttribute('aria-pressed', mine ? 'true' : 'false');
+    b.appendChild(el('span', 'e', r.emoji));
+    b.appendChild(el('span', 'n', r.count));
+    const names = Array.isArray(r.names) ? r.names.filter((n) => typeof n === 'string') : [];
+    b.title = names.length ? names.join(', ') + ' reacted with ' + r.emoji : r.emoji;
+    b.setAttribute('aria-label', r.emoji + ' ' + r.count + (mine ? ', including you' : '') + (names.length ? ': ' + names.join(', ') : ''));
+    row.appendChild(b);
+  }
+  return row;
 }
 
 export function atBottom() {
@@ -43,7 +120,8 @@ export function messageItem(msg, prev) {
   const own = isOwn(state, msg);
   const cont = prev && prev.name === msg.name && msg.ts - prev.ts < GROUP_MS && msg.ts >= prev.ts &&
     dayKey(prev.ts) === dayKey(msg.ts);
-  const li = el('li', 'msg' + (own ? ' own' : '') + (cont ? ' cont' : ''));
+  const mentioned = !msg.deleted && !own && !!state.name && mentions(msg.text, state.name);
+  const li = el('li', 'msg' + (own ? ' own' : '') + (cont ? ' cont' : '') + (mentioned ? ' mentions-me' : ''));
   li.dataset.id = String(msg.id);
   li.dataset.name = msg.name;
   if (!own) li.appendChild(avatar(msg.name));
@@ -56,18 +134,26 @@ export function messageItem(msg, prev) {
   li.appendChild(head);
   const bubble = el('div', 'bubble' + (msg.deleted ? ' deleted' : ''));
   if (msg.deleted) {
-    bubble.textContent = 'This message was deleted by a moderator.';
+    bubble.textContent = 'This message was deleted.';
     li.classList.add('tombstone');
   } else {
     appendText(bubble, msg.text);
   }
   bubble.title = time.title;
-  li.appendChild(bubble);
-  if (canModerate(state) && !msg.deleted) {
-    head.appendChild(button('msg-delete', 'Delete',
-      () => actions.moderate('delete', { id: msg.id }, 'Message deleted.'),
-      'Delete this message by ' + msg.name));
+  if (ui.editing === msg.id && !msg.deleted) {
+    li.appendChild(actions.editForm(msg));
+  } else {
+    li.appendChild(bubble);
   }
+  if (typeof msg.edited === 'number' && !msg.deleted) {
+    const mark = el('span', 'edited-mark', '(edited)');
+    mark.title = 'Edited ' + fullFmt.format(new Date(msg.edited));
+    li.appendChild(mark);
+  }
+  const row = reactionsRow(msg);
+  if (row) li.appendChild(row);
+  const bar = actionsBar(msg, li);
+  if (bar) li.appendChild(bar);
   return li;
 }
 
@@ -125,7 +211,10 @@ export function renderMessages() {
   state.lastRendered = prev;
   dom.list.replaceChildren(frag);
   renderHistoryMarker();
-  if (state.stick) scrollToBottom();
+  const anchor = ui.anchor && ui.anchor.until > Date.now()
+    ? dom.list.querySelector('li.msg[data-id="' + ui.anchor.id + '"]') : null;
+  if (anchor) anchor.scrollIntoView({ block: 'center' }); // a jump to a message: it stays in view while the gap fills
+  else if (state.stick) scrollToBottom();
   else box.scrollTop = box.scrollHeight - fromBottom;
 }
 

@@ -4,7 +4,7 @@
  */
 import { ui, el, button, avatar } from './dom.js';
 import { hue } from '../util.js';
-import { canModerate, roomDirectory } from '../state.js';
+import { canModerate, roomDirectory, isDm, roomTitle } from '../state.js';
 
 export function renderRooms() {
   const { state, dom, actions } = ui;
@@ -18,6 +18,10 @@ export function renderRooms() {
     b.appendChild(el('span', 'hash', '#'));
     b.appendChild(el('span', 'room-label', name));
     let label = name;
+    if (room && room.mentions) {
+      b.appendChild(el('span', 'mention-badge', '@' + (room.mentions > 99 ? '99+' : room.mentions)));
+      label += ', ' + room.mentions + (room.mentions === 1 ? ' mention' : ' mentions');
+    }
     if (room && room.unread) {
       b.appendChild(el('span', 'unread', room.unread > 99 ? '99+' : room.unread));
       label += ', ' + room.unread + ' unread';
@@ -51,6 +55,9 @@ export function renderMembers() {
     li.appendChild(el('span', 'member-name', name));
     if (name === state.name) li.appendChild(el('span', 'you', 'you'));
     else if (room.typing.has(name)) li.appendChild(el('span', 'typing-dot', 'typing…'));
+    if (name !== state.name && state.uid && !isDm(room.name)) {
+      li.appendChild(button('member-dm', 'Message', () => ui.actions.startDm(name), 'Send ' + name + ' a direct message'));
+    }
     if (canModerate(state) && name !== state.name) li.appendChild(memberActions(name, room.name));
     frag.appendChild(li);
   }
@@ -87,8 +94,13 @@ export function renderTyping() {
 
 export function renderHeader() {
   const { state, dom } = ui;
-  dom.roomName.textContent = state.current;
-  dom.input.placeholder = 'Message #' + state.current;
+  const title = roomTitle(state, state.current);
+  const dm = isDm(state.current);
+  const c = dm ? state.conversations.get(state.current) : null;
+  dom.roomHash.textContent = dm ? '@' : '#';
+  dom.roomName.textContent = dm ? (c ? c.with.name : 'Direct message') : state.current;
+  dom.input.placeholder = 'Message ' + title;
+  document.body.dataset.roomKind = dm ? 'dm' : 'room';
   dom.leave.hidden = state.current === 'lobby';
   dom.meName.textContent = state.name || '';
   dom.rename.hidden = state.signedIn || !!state.stopped;
