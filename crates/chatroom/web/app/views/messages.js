@@ -153,7 +153,15 @@ export function messageItem(msg, prev) {
   const row = reactionsRow(msg);
   if (row) li.appendChild(row);
   const bar = actionsBar(msg, li);
-  if (bar) li.appendChild(bar);
+  if (bar) {
+    li.appendChild(bar);
+    // touch screens have no hover: a tap on the message shows its actions (chat.css)
+    li.addEventListener('click', (e) => {
+      if (e.target.closest && e.target.closest('button, a, textarea, .picker')) return;
+      for (const other of ui.dom.list.querySelectorAll('li.msg.selected')) if (other !== li) other.classList.remove('selected');
+      li.classList.toggle('selected');
+    });
+  }
   return li;
 }
 
