@@ -190,9 +190,12 @@ function addMessages(roomName, msgs, live) {
     }
     renderHistoryMarker();
     const ownNew = added.some((m) => isOwn(state, m));
-    if (live && (wasBottom || ownNew)) scrollToBottom();
+    // filling the gap after a jump to a message: older news, the view stays on that message
+    const quiet = ui.anchor && ui.anchor.until > Date.now();
+    if (quiet) { /* renderMessages kept the anchor in view */ }
+    else if (live && (wasBottom || ownNew)) scrollToBottom();
     else if (live && added.length) dom.jump.hidden = false;
-    if (live) {
+    if (live && !quiet) {
       const others = othersOf(state, added);
       if (others.length > 3) announce(others.length + ' new messages in ' + roomTitle(state, roomName));
       else others.forEach((m) => announce(m.name + ': ' + m.text));

@@ -4,7 +4,7 @@
  */
 import { ui, el, button, avatar, timeFmt, fullFmt, dayLabel } from './dom.js';
 import { dayKey } from '../util.js';
-import { isOwn, canModerate, mayEdit, mayDelete, reacted } from '../state.js';
+import { isOwn, canModerate, mayEdit, mayDelete, reacted, isDm, roomTitle } from '../state.js';
 import { segments, mentions } from '../text.js';
 
 /** The reactions offered by the picker (any single emoji is accepted by the server). */
@@ -124,6 +124,7 @@ export function messageItem(msg, prev) {
   const li = el('li', 'msg' + (own ? ' own' : '') + (cont ? ' cont' : '') + (mentioned ? ' mentions-me' : ''));
   li.dataset.id = String(msg.id);
   li.dataset.name = msg.name;
+  if (ui.anchor && ui.anchor.id === msg.id && ui.anchor.until > Date.now()) li.classList.add('highlight');
   if (!own) li.appendChild(avatar(msg.name));
   const head = el('div', 'msg-head');
   head.appendChild(el('span', 'msg-name', own ? msg.name + ' (you)' : msg.name));
@@ -197,6 +198,7 @@ export function renderHistoryMarker() {
   if (!room || !room.joined && !room.messages.length) { dom.historyMarker.textContent = ''; return; }
   if (room.loadingHistory) dom.historyMarker.textContent = 'Loading earlier messages…';
   else if (room.more) dom.historyMarker.textContent = 'Scroll up for earlier messages';
+  else if (isDm(room.name)) dom.historyMarker.textContent = 'This is the beginning of your conversation with ' + roomTitle(state, room.name).replace(/^@/, '') + '.';
   else dom.historyMarker.textContent = 'This is the beginning of #' + room.name + '.';
 }
 
