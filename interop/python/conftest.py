@@ -17,6 +17,8 @@ import urllib.parse
 import pytest
 import socketio
 
+from recorder import Recorder as BaseRecorder
+
 # The cluster suite (issue 8) runs on its own from cluster/ (scripts/test.sh), not in this one.
 collect_ignore = ["cluster"]
 
@@ -94,25 +96,8 @@ def server(store_url):
     assert srv.stop() == 0, "server exits 0 on SIGTERM"
 
 
-class Recorder:
-    """Collects the payloads of one event; `wait(pred)` blocks until `pred(items)` holds."""
-
-    def __init__(self, client, event):
-        self.items = []
-        self.cond = threading.Condition()
-
-        def on(*args):
-            with self.cond:
-                self.items.append(args[0] if len(args) == 1 else list(args))
-                self.cond.notify_all()
-
-        client.on(event, on)
-
-    def wait(self, pred, timeout=10):
-        with self.cond:
-            if not self.cond.wait_for(lambda: pred(self.items), timeout):
-                raise AssertionError(f"timed out; have {self.items[-5:]!r}")
-            return list(self.items)
+class Recorder(BaseRecorder):
+    """The shared recorder, with what the single-server tests also ask of it."""
 
     def wait_count(self, n, timeout=10):
         return self.wait(lambda items: len(items) >= n, timeout)

@@ -4,11 +4,11 @@
 // once, in the order of `history` (same ids, same seqs), and nothing of rooms it is not in.
 'use strict';
 
-const { describe, test, before, after, afterEach } = require('node:test');
+const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
-const { Clients, Recorder, call, assertOk, room } = require('../lib/harness');
+const { Recorder, call, assertOk, room } = require('../lib/harness');
 const {
-  startCluster,
+  useCluster,
   startSender,
   fullHistory,
   orderDiff,
@@ -20,16 +20,8 @@ const {
 } = require('../lib/cluster');
 
 describe('cluster delivery: 3 nodes, socket.io-client', () => {
-  let cl;
-  const clients = new Clients();
-  before(async () => {
-    cl = await startCluster({ n: 3 });
-  });
-  afterEach(() => clients.closeAll());
-  after(async () => {
-    clients.closeAll();
-    if (cl) await cl.cleanup();
-  });
+  const suite = useCluster({ options: { n: 3 } });
+  const { clients } = suite;
 
   test('every client gets every message of its rooms exactly once, in history order, while 3 nodes send at once', { timeout: 90000 }, async () => {
     const r1 = room('both');
@@ -42,7 +34,7 @@ describe('cluster delivery: 3 nodes, socket.io-client', () => {
         [1, n === 1 ? ['polling'] : ['websocket']],
       ]) {
         const name = `w${n}${k}`;
-        const s = await clients.connect(cl.node(n).url, { name, transports });
+        const s = await clients.connect(suite.cl.node(n).url, { name, transports });
         const rec = new Recorder(s, 'message');
         assertOk(await call(s, 'join', { room: r1 }), `${name} join r1`);
         const rooms = [r1];
@@ -57,7 +49,7 @@ describe('cluster delivery: 3 nodes, socket.io-client', () => {
     const senders = [];
     for (let n = 0; n < 3; n++) {
       for (let k = 0; k < 2; k++) {
-        const s = await clients.connect(cl.node(n).url, { name: `s${n}${k}` });
+        const s = await clients.connect(suite.cl.node(n).url, { name: `s${n}${k}` });
         const rec = new Recorder(s, 'message');
         assertOk(await call(s, 'join', { room: r1 }));
         assertOk(await call(s, 'join', { room: r2 }));
@@ -103,7 +95,7 @@ describe('cluster delivery: 3 nodes, socket.io-client', () => {
         await eventually(
           () => ofRoom(x.rec, r).length >= hist[r].length,
           15000,
-          () => `${x.name} (node ${x.node ?? x.name[1]}) in ${r}: ${orderDiff(ofRoom(x.rec, r), hist[r])}\n${cl.logs(20)}`,
+          () => `${x.name} (node ${x.node ?? x.name[1]}) in ${r}: ${orderDiff(ofRoom(x.rec, r), hist[r])}\n${suite.cl.logs(20)}`,
         );
       }
     }
@@ -119,20 +111,20 @@ describe('cluster delivery: 3 nodes, socket.io-client', () => {
 
   test('join with since on another node gives exactly the messages after it, then live ones', { timeout: 60000 }, async () => {
     const r = room('since');
-    const a = await clients.connect(cl.node(0).url, { name: 'alice' });
+    const a = await clients.connect(suite.cl.node(0).url, { name: 'alice' });
     assertOk(await call(a, 'join', { room: r }));
     const first = startSender(a, [r], 'first', { max: 30 });
     await first.done;
     const acked = [...first.acked.values()].sort((x, y) => x.id - y.id);
     const since = acked[9].id;
-    const b = await clients.connect(cl.node(2).url, { name: 'bob' });
+    const b = await clients.connect(suite.cl.node(2).url, { name: 'bob' });
     const live = new Recorder(b, 'message');
     const j = await call(b, 'join', { room: r, since });
     assertOk(j);
     const hist = await fullHistory(a, r);
     assert.equal(orderDiff(j.messages, hist.slice(10)), null, `join since on node 2: ${orderDiff(j.messages, hist.slice(10))}`);
     assert.equal(j.more, false);
-    const c = await clients.connect(cl.node(1).url, { name: 'carol' });
+    const c = await clients.connect(suite.cl.node(1).url, { name: 'carol' });
     assertOk(await call(c, 'join', { room: r }));
     const second = startSender(c, [r], 'second', { max: 10 });
     await second.done;
@@ -148,12 +140,12 @@ describe('cluster delivery: 3 nodes, socket.io-client', () => {
     // WebSocket: python-engineio's polling client aborts on a poll answer of more than 16
     // packets, which six unpaced senders can cause (interop/python/cluster covers polling with
     // paced senders).
-    const py = [0, 1, 2].map((n) => pythonListener(cl.node(n).url, `py${n}`, r));
+    const py = [0, 1, 2].map((n) => pythonListener(suite.cl.node(n).url, `py${n}`, r));
     try {
       for (const p of py) assert.equal((await p.joined).ok, true, `${p.name} joined`);
       const js = [];
       for (let n = 0; n < 3; n++) {
-        const s = await clients.connect(cl.node(n).url, { name: `js${n}` });
+        const s = await clients.connect(suite.cl.node(n).url, { name: `js${n}` });
         const rec = new Recorder(s, 'message');
         assertOk(await call(s, 'join', { room: r }));
         js.push({ name: `js${n}`, s, rec });

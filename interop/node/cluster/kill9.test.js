@@ -5,11 +5,11 @@
 // nothing is stored or delivered twice. Real socket.io-client clients on all three nodes.
 'use strict';
 
-const { describe, test, before, after, afterEach } = require('node:test');
+const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
-const { Clients, Recorder, call, assertOk, room, sleep } = require('../lib/harness');
+const { Recorder, call, assertOk, room, sleep } = require('../lib/harness');
 const {
-  startCluster,
+  useCluster,
   startSender,
   fullHistory,
   orderDiff,
@@ -31,24 +31,20 @@ function disconnected(socket) {
 }
 
 describe('cluster kill -9: 3 nodes, socket.io-client', { skip: HARNESS_CHECK && 'needs several nodes' }, () => {
-  let cl;
-  const clients = new Clients();
   const pyListeners = [];
-  before(async () => {
-    cl = await startCluster({ n: 3 });
+  const suite = useCluster({
+    options: { n: 3 },
+    beforeCleanup: async () => {
+      for (const p of pyListeners) await p.close();
+    },
   });
-  afterEach(() => clients.closeAll());
-  after(async () => {
-    clients.closeAll();
-    for (const p of pyListeners) await p.close();
-    if (cl) await cl.cleanup();
-  });
+  const { clients } = suite;
 
   test('kill -9 mid-traffic: leave within 10 s, reconnect elsewhere with since, nothing acked lost, no duplicates', { timeout: 90000 }, async () => {
     const r = room('k9');
     const VICTIM = 2;
     const join = async (node, name, opts = {}) => {
-      const s = await clients.connect(cl.node(node).url, { name, ...opts });
+      const s = await clients.connect(suite.cl.node(node).url, { name, ...opts });
       const msgs = new Recorder(s, 'message');
       const pres = new Recorder(s, 'presence');
       const j = await call(s, 'join', { room: r });
@@ -65,7 +61,7 @@ describe('cluster kill -9: 3 nodes, socket.io-client', { skip: HARNESS_CHECK && 
     const s1 = await join(1, 'send1');
     const s2 = await join(VICTIM, 'send2');
     // A python-socketio member on a surviving node, to the end (closed in after()).
-    const py = pythonListener(cl.node(1).url, 'pyobs1', r);
+    const py = pythonListener(suite.cl.node(1).url, 'pyobs1', r);
     pyListeners.push(py);
     assert.equal((await py.joined).ok, true, 'python observer joined');
 
@@ -80,7 +76,7 @@ describe('cluster kill -9: 3 nodes, socket.io-client', { skip: HARNESS_CHECK && 
     const moverDown = disconnected(mover.s);
     const senderDown = disconnected(s2.s);
     const t0 = Date.now();
-    await cl.kill9(VICTIM);
+    await suite.cl.kill9(VICTIM);
 
     // The mover reconnects to node 0 as the same user and recovers with `since`.
     await moverDown;
@@ -88,7 +84,7 @@ describe('cluster kill -9: 3 nodes, socket.io-client', { skip: HARNESS_CHECK && 
     const lastSeen = before.at(-1)?.id;
     assert.ok(lastSeen !== undefined, 'mover saw messages before the kill');
     await sleep(1000); // offline for a moment, so `since` has something to recover
-    const m2 = await clients.connect(cl.node(0).url, { auth: { name: 'mover', identity: mover.s.welcomeData.identity } });
+    const m2 = await clients.connect(suite.cl.node(0).url, { auth: { name: 'mover', identity: mover.s.welcomeData.identity } });
     const m2live = new Recorder(m2, 'message');
     const mj = await call(m2, 'join', { room: r, since: lastSeen });
     assertOk(mj, 'mover join since');
@@ -99,7 +95,7 @@ describe('cluster kill -9: 3 nodes, socket.io-client', { skip: HARNESS_CHECK && 
     await senderDown;
     await traffic[2].done;
     const unackedAtKill = traffic[2].unacked.size;
-    const s2b = await clients.connect(cl.node(1).url, { auth: { name: 'send2', identity: s2.s.welcomeData.identity } });
+    const s2b = await clients.connect(suite.cl.node(1).url, { auth: { name: 'send2', identity: s2.s.welcomeData.identity } });
     const s2bMsgs = new Recorder(s2b, 'message');
     const s2bJoin = await call(s2b, 'join', { room: r, since: ofRoom(s2.msgs, r).at(-1)?.id ?? 0 });
     assertOk(s2bJoin);
@@ -196,6 +192,6 @@ describe('cluster kill -9: 3 nodes, socket.io-client', { skip: HARNESS_CHECK && 
     await eventually(() => pyGot().length >= hist.length, 10000, () => `pyobs1 (python): ${orderDiff(pyGot(), hist)}`);
     assert.equal(orderDiff(pyGot(), hist), null, `pyobs1 (python-socketio, never disconnected): ${orderDiff(pyGot(), hist)}`);
     assert.equal(py.disconnects, 0, 'the python observer stayed connected');
-    assert.equal(cl.alive().length, 2, 'the two other nodes are still up');
+    assert.equal(suite.cl.alive().length, 2, 'the two other nodes are still up');
   });
 });

@@ -6,34 +6,35 @@
 // exactly once, in history order.
 'use strict';
 
-const { describe, test, before, after, afterEach } = require('node:test');
+const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
-const { Clients, Recorder, call, assertOk, assertRefused, room, rand, sleep, PG_BASE } = require('../lib/harness');
+const { Recorder, call, assertOk, assertRefused, room, rand, sleep, PG_BASE } = require('../lib/harness');
 const { startProxy } = require('../lib/tcp-proxy');
-const { startCluster, fullHistory, orderDiff, roomOrderViolation, ofRoom, eventually } = require('../lib/cluster');
+const { useCluster, fullHistory, orderDiff, roomOrderViolation, ofRoom, eventually } = require('../lib/cluster');
 
 describe('cluster with PostgreSQL cut off: 3 nodes behind a TCP proxy, socket.io-client', () => {
-  let cl;
   let proxy;
-  const clients = new Clients();
-  before(async () => {
-    const target = new URL(PG_BASE);
-    proxy = await startProxy(target.hostname, Number(target.port || 5432));
-    const via = new URL(PG_BASE);
-    via.hostname = '127.0.0.1';
-    via.port = String(proxy.port);
-    cl = await startCluster({ n: 3, pgBase: via.toString() });
+  const suite = useCluster({
+    options: { n: 3 },
+    setup: async () => {
+      const target = new URL(PG_BASE);
+      proxy = await startProxy(target.hostname, Number(target.port || 5432));
+      const via = new URL(PG_BASE);
+      via.hostname = '127.0.0.1';
+      via.port = String(proxy.port);
+      return { pgBase: via.toString() };
+    },
+    afterEachTest: () => {
+      if (proxy) proxy.restore();
+    },
+    beforeCleanup: () => {
+      if (proxy) proxy.restore();
+    },
+    afterCleanup: async () => {
+      if (proxy) await proxy.close();
+    },
   });
-  afterEach(() => {
-    clients.closeAll();
-    if (proxy) proxy.restore();
-  });
-  after(async () => {
-    clients.closeAll();
-    if (proxy) proxy.restore();
-    if (cl) await cl.cleanup();
-    if (proxy) await proxy.close();
-  });
+  const { clients } = suite;
 
   // reset: the database crashed (connections reset, new ones refused); blackhole: a network
   // partition (connections stay open, every byte is dropped).
@@ -42,11 +43,11 @@ describe('cluster with PostgreSQL cut off: 3 nodes behind a TCP proxy, socket.io
     const r = room(`pg-${how}`);
     const people = [];
     for (let n = 0; n < 3; n++) {
-      const s = await clients.connect(cl.node(n).url, { name: `p${n}` });
+      const s = await clients.connect(suite.cl.node(n).url, { name: `p${n}` });
       assertOk(await call(s, 'join', { room: r }));
       people.push({ s, n, msgs: new Recorder(s, 'message'), typing: new Recorder(s, 'typing') });
     }
-    const seed = await clients.connect(cl.node(2).url);
+    const seed = await clients.connect(suite.cl.node(2).url);
     const seedErr = new Recorder(seed, 'error');
     for (const p of people) assertOk(await call(p.s, 'send', { room: r, text: `before ${p.n}`, cid: `before-${how}-${p.n}` }));
 
@@ -64,7 +65,7 @@ describe('cluster with PostgreSQL cut off: 3 nodes behind a TCP proxy, socket.io
     const tUnavailable = Date.now() - t0;
     const se = await seedErr.find(() => true, 60000, 'seed error event');
     assert.equal(se.code, 'unavailable');
-    assert.equal(cl.alive().length, cl.nodes.length, `no node exited during the cut\n${cl.logs(20)}`);
+    assert.equal(suite.cl.alive().length, suite.cl.nodes.length, `no node exited during the cut\n${suite.cl.logs(20)}`);
 
     await sleep(1000);
     proxy.restore();
@@ -78,7 +79,7 @@ describe('cluster with PostgreSQL cut off: 3 nodes behind a TCP proxy, socket.io
           return res.ok;
         },
         30000,
-        () => `send on node ${i} after restore: ${JSON.stringify(res)}\n${cl.logs(20)}`,
+        () => `send on node ${i} after restore: ${JSON.stringify(res)}\n${suite.cl.logs(20)}`,
         250,
       );
       // The same cid again acks the same message.
@@ -100,7 +101,7 @@ describe('cluster with PostgreSQL cut off: 3 nodes behind a TCP proxy, socket.io
     }
     await sleep(300);
     for (const p of people) assert.equal(orderDiff(ofRoom(p.msgs, r), hist), null, `node ${p.n}: ${orderDiff(ofRoom(p.msgs, r), hist)}`);
-    assert.equal(cl.alive().length, cl.nodes.length, 'no node exited');
+    assert.equal(suite.cl.alive().length, suite.cl.nodes.length, 'no node exited');
   });
   }
 });

@@ -3,10 +3,10 @@
 // involved on different nodes of a three-node cluster, through real socket.io-client.
 'use strict';
 
-const { describe, test, before, after, afterEach } = require('node:test');
+const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
-const { Clients, Recorder, call, assertOk, room, rand, sleep } = require('../lib/harness');
-const { startCluster, hasFields, joinUntilMembers, HARNESS_CHECK } = require('../lib/cluster');
+const { Recorder, call, assertOk, room, rand, sleep } = require('../lib/harness');
+const { useCluster, hasFields, joinUntilMembers, HARNESS_CHECK } = require('../lib/cluster');
 
 /** The `rooms` entry for `name` (following `more` pages), or undefined. */
 async function roomEntry(socket, name) {
@@ -21,32 +21,24 @@ async function roomEntry(socket, name) {
 }
 
 describe('cluster presence, typing and seed clients: 3 nodes, socket.io-client', () => {
-  let cl;
-  const clients = new Clients();
-  before(async () => {
-    cl = await startCluster({ n: 3 });
-  });
-  afterEach(() => clients.closeAll());
-  after(async () => {
-    clients.closeAll();
-    if (cl) await cl.cleanup();
-  });
+  const suite = useCluster({ options: { n: 3 } });
+  const { clients } = suite;
 
   test('join member lists, rooms counts and presence join/rename/leave cover every node', { timeout: 60000 }, async () => {
     const r = room('pres');
-    const a = await clients.connect(cl.node(0).url, { name: 'ann' });
+    const a = await clients.connect(suite.cl.node(0).url, { name: 'ann' });
     const pa = new Recorder(a, 'presence');
     const ja = await call(a, 'join', { room: r });
     assertOk(ja);
     assert.deepEqual(ja.members, ['ann']);
 
-    const b = await clients.connect(cl.node(1).url, { name: 'ben' });
+    const b = await clients.connect(suite.cl.node(1).url, { name: 'ben' });
     const pb = new Recorder(b, 'presence');
     assertOk(await call(b, 'join', { room: r }));
     await joinUntilMembers(b, r, ['ann', 'ben'], { count: 2 });
     await pa.find((p) => p.room === r && p.name === 'ben' && p.action === 'join', 5000, 'ann (node 0) told ben joined on node 1');
 
-    const c = await clients.connect(cl.node(2).url, { name: 'cat' });
+    const c = await clients.connect(suite.cl.node(2).url, { name: 'cat' });
     const pc = new Recorder(c, 'presence');
     assertOk(await call(c, 'join', { room: r }));
     await joinUntilMembers(c, r, ['ann', 'ben', 'cat'], { count: 3 });
@@ -60,7 +52,7 @@ describe('cluster presence, typing and seed clients: 3 nodes, socket.io-client',
       assert.ok(hasFields(e, { name: r, members: 3 }), `rooms on node ${n}: ${JSON.stringify(e)}`);
     }
     // Two connections of one user on two nodes: one name in members, count 4.
-    const b2 = await clients.connect(cl.node(2).url, { auth: { name: 'ben', identity: b.welcomeData.identity } });
+    const b2 = await clients.connect(suite.cl.node(2).url, { auth: { name: 'ben', identity: b.welcomeData.identity } });
     assertOk(await call(b2, 'join', { room: r }));
     await joinUntilMembers(b2, r, ['ann', 'ben', 'cat'], { count: 4 });
     b2.close();
@@ -73,7 +65,7 @@ describe('cluster presence, typing and seed clients: 3 nodes, socket.io-client',
       const p = await rec.find((x) => x.room === r && x.action === 'rename', 5000, `${who} told of the rename`);
       assert.ok(hasFields(p, { room: r, name: 'bert', action: 'rename', old: 'ben' }), `${who}: ${JSON.stringify(p)}`);
     }
-    const d = await clients.connect(cl.node(0).url, { name: 'dan' });
+    const d = await clients.connect(suite.cl.node(0).url, { name: 'dan' });
     assertOk(await call(d, 'join', { room: r }));
     await joinUntilMembers(d, r, ['ann', 'bert', 'cat', 'dan']);
 
@@ -86,7 +78,7 @@ describe('cluster presence, typing and seed clients: 3 nodes, socket.io-client',
     assert.ok(hasFields(e, { name: r, members: 2 }), `rooms after leave and disconnect: ${JSON.stringify(e)}`);
     await joinUntilMembers(d, r, ['ann', 'dan'], { count: 2 });
     // Presence of a room never reaches a client that left it (cat, on node 2).
-    const eve = await clients.connect(cl.node(1).url, { name: 'eve' });
+    const eve = await clients.connect(suite.cl.node(1).url, { name: 'eve' });
     assertOk(await call(eve, 'join', { room: r }));
     await pa.find((p) => p.room === r && p.name === 'eve' && p.action === 'join', 5000, 'ann told eve joined');
     await sleep(300);
@@ -98,7 +90,7 @@ describe('cluster presence, typing and seed clients: 3 nodes, socket.io-client',
     const socks = [];
     const recs = [];
     for (let n = 0; n < 3; n++) {
-      const s = await clients.connect(cl.node(n).url, { name: `typer${n}` });
+      const s = await clients.connect(suite.cl.node(n).url, { name: `typer${n}` });
       recs.push(new Recorder(s, 'typing'));
       assertOk(await call(s, 'join', { room: r }));
       socks.push(s);
@@ -127,7 +119,7 @@ describe('cluster presence, typing and seed clients: 3 nodes, socket.io-client',
     assert.equal(recs[0].items.filter((x) => x.name === 'typer0').length, 0, 'the typist is not told about itself');
     assert.equal(recs[2].items.filter((x) => x.name === 'typer2').length, 0, 'the typist is not told about itself');
     // A client in another room hears nothing.
-    const other = await clients.connect(cl.node(1).url, { name: 'elsewhere' });
+    const other = await clients.connect(suite.cl.node(1).url, { name: 'elsewhere' });
     const ro = new Recorder(other, 'typing');
     assertOk(await call(socks[1], 'typing', { room: r, typing: true }));
     await recs[0].find((x) => x.name === 'typer1' && x.typing === true, 5000, 'typer1 seen');
@@ -139,11 +131,11 @@ describe('cluster presence, typing and seed clients: 3 nodes, socket.io-client',
     const tag = rand(6);
     const seeds = [];
     for (let n = 0; n < 3; n++) {
-      const s = await clients.connect(cl.node(n).url, { transports: n === 2 ? ['polling'] : ['websocket'] });
+      const s = await clients.connect(suite.cl.node(n).url, { transports: n === 2 ? ['polling'] : ['websocket'] });
       assert.match(s.welcomeData.name, /^guest-[0-9a-f]{4}$/);
       seeds.push({ s, rec: new Recorder(s, 'chat message') });
     }
-    const v = await clients.connect(cl.node(1).url, { name: `vee-${tag}` });
+    const v = await clients.connect(suite.cl.node(1).url, { name: `vee-${tag}` });
     const vm = new Recorder(v, 'message');
     const mine = (x) => x.includes(tag);
 

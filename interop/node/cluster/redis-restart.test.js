@@ -5,11 +5,11 @@
 // nodes fill the gap from PostgreSQL). Presence and typing work across nodes again afterwards.
 'use strict';
 
-const { describe, test, before, after, afterEach } = require('node:test');
+const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
-const { Clients, Recorder, call, assertOk, room, sleep } = require('../lib/harness');
+const { Recorder, call, assertOk, room, sleep } = require('../lib/harness');
 const {
-  startCluster,
+  useCluster,
   startRedis,
   startSender,
   fullHistory,
@@ -23,25 +23,24 @@ const {
 } = require('../lib/cluster');
 
 describe('cluster with Redis restarted: 3 nodes, private redis-server, socket.io-client', { skip: HARNESS_CHECK && 'needs Redis' }, () => {
-  let cl;
   let redis;
-  const clients = new Clients();
-  before(async () => {
-    redis = await startRedis();
-    cl = await startCluster({ n: 3, redisUrl: redis.url });
+  const suite = useCluster({
+    options: { n: 3 },
+    setup: async () => {
+      redis = await startRedis();
+      return { redisUrl: redis.url };
+    },
+    afterCleanup: async () => {
+      if (redis) await redis.stop();
+    },
   });
-  afterEach(() => clients.closeAll());
-  after(async () => {
-    clients.closeAll();
-    if (cl) await cl.cleanup();
-    if (redis) await redis.stop();
-  });
+  const { clients } = suite;
 
   test('Redis killed and restarted mid-traffic: connected clients get every message once, in order, without reconnecting', { timeout: 90000 }, async () => {
     const r = room('rr');
     const people = [];
     const join = async (node, name, transports = ['websocket']) => {
-      const s = await clients.connect(cl.node(node).url, { name, transports });
+      const s = await clients.connect(suite.cl.node(node).url, { name, transports });
       const x = { s, name, node, msgs: new Recorder(s, 'message'), drops: [] };
       s.on('disconnect', (reason) => x.drops.push(reason));
       assertOk(await call(s, 'join', { room: r }));
@@ -54,7 +53,7 @@ describe('cluster with Redis restarted: 3 nodes, private redis-server, socket.io
     // python-socketio members too, on two nodes (stopped in the finally below). WebSocket only:
     // python-engineio's polling client aborts ("transport error") on a poll answer of more than
     // 16 packets (Payload.max_decode_packets), which a gap filled after the restart can be.
-    const py = [pythonListener(cl.node(2).url, 'pywatch2', r), pythonListener(cl.node(0).url, 'pywatch0', r)];
+    const py = [pythonListener(suite.cl.node(2).url, 'pywatch2', r), pythonListener(suite.cl.node(0).url, 'pywatch0', r)];
     try {
       for (const p of py) assert.equal((await p.joined).ok, true, `${p.name} joined`);
       const senders = [];
@@ -93,7 +92,7 @@ describe('cluster with Redis restarted: 3 nodes, private redis-server, socket.io
         await eventually(
           () => ofRoom(x.msgs, r).length >= hist.length,
           15000,
-          () => `${x.name} (node ${x.node}): ${orderDiff(ofRoom(x.msgs, r), hist)}\n${cl.logs(30)}`,
+          () => `${x.name} (node ${x.node}): ${orderDiff(ofRoom(x.msgs, r), hist)}\n${suite.cl.logs(30)}`,
         );
       }
       console.log(
@@ -114,7 +113,7 @@ describe('cluster with Redis restarted: 3 nodes, private redis-server, socket.io
         assert.equal(orderDiff(got(), hist), null, `${p.name} (python-socketio): ${orderDiff(got(), hist)}`);
         assert.equal(p.disconnects, 0, `${p.name} was not disconnected`);
       }
-      assert.equal(cl.alive().length, cl.nodes.length, 'no node exited');
+      assert.equal(suite.cl.alive().length, suite.cl.nodes.length, 'no node exited');
     } finally {
       for (const p of py) await p.close();
     }
@@ -124,7 +123,7 @@ describe('cluster with Redis restarted: 3 nodes, private redis-server, socket.io
     // A restart of its own, so this test also holds when run alone.
     await redis.restart(500);
     const r = room('rp');
-    const a = await clients.connect(cl.node(0).url, { name: 'ann' });
+    const a = await clients.connect(suite.cl.node(0).url, { name: 'ann' });
     assertOk(await call(a, 'join', { room: r }));
     const pa = new Recorder(a, 'presence');
     const ta = new Recorder(a, 'typing');
@@ -134,12 +133,12 @@ describe('cluster with Redis restarted: 3 nodes, private redis-server, socket.io
     await eventually(
       async () => {
         if (b) b.close();
-        b = await clients.connect(cl.node(2).url, { name: 'bob' });
+        b = await clients.connect(suite.cl.node(2).url, { name: 'bob' });
         jb = await call(b, 'join', { room: r });
         return JSON.stringify(jb.members) === '["ann","bob"]';
       },
       10000,
-      () => `bob on node 2 sees members ${JSON.stringify(jb?.members)} (expected ann of node 0 too)\n${cl.logs(20)}`,
+      () => `bob on node 2 sees members ${JSON.stringify(jb?.members)} (expected ann of node 0 too)\n${suite.cl.logs(20)}`,
       500,
     );
     await pa.find((p) => p.room === r && p.name === 'bob' && p.action === 'join', 5000, 'ann (node 0) told bob joined on node 2');
@@ -148,7 +147,7 @@ describe('cluster with Redis restarted: 3 nodes, private redis-server, socket.io
   });
 
   test('after Redis returns: /readyz answers 200 on every node again', { timeout: 30000 }, async () => {
-    for (const n of cl.nodes) {
+    for (const n of suite.cl.nodes) {
       await eventually(
         async () => (await getJson(`${n.url}/readyz`)).status === 200,
         10000,

@@ -13,7 +13,7 @@ const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 const pg = require('pg');
-const { startServer, rand, sleep, withTimeout, call, PG_BASE } = require('./harness');
+const { Clients, startServer, rand, sleep, withTimeout, call, PG_BASE } = require('./harness');
 
 const SHARED_REDIS = process.env.CHATROOM_TEST_REDIS || 'redis://127.0.0.1:6379';
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN || 'redis-server';
@@ -473,7 +473,35 @@ async function joinUntilMembers(socket, room, members, { count, ms = 3000 } = {}
   return res;
 }
 
+/**
+ * The hooks every cluster suite repeats, registered once: a cluster started before the suite
+ * (`options` as for `startCluster`, merged with what `setup` returns, so a suite can first start
+ * a proxy or a Redis of its own), `clients` closed after each test (then `afterEachTest`), and at
+ * the end the clients, `beforeCleanup`, the cluster, `afterCleanup`, in that order. Returns
+ * `{ clients, cl }` (`cl` is set once `before` has run).
+ */
+function useCluster({ options = {}, setup, afterEachTest, beforeCleanup, afterCleanup } = {}) {
+  const { before, after, afterEach } = require('node:test');
+  const suite = { clients: new Clients(), cl: null };
+  before(async () => {
+    const extra = setup ? await setup() : {};
+    suite.cl = await startCluster({ ...options, ...extra });
+  });
+  afterEach(async () => {
+    suite.clients.closeAll();
+    if (afterEachTest) await afterEachTest();
+  });
+  after(async () => {
+    suite.clients.closeAll();
+    if (beforeCleanup) await beforeCleanup();
+    if (suite.cl) await suite.cl.cleanup();
+    if (afterCleanup) await afterCleanup();
+  });
+  return suite;
+}
+
 module.exports = {
+  useCluster,
   joinUntilMembers,
   pythonListener,
   hasFields,

@@ -11,6 +11,7 @@ import re
 import secrets
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -19,6 +20,10 @@ import urllib.request
 import pytest
 
 from inorder import InOrderClient
+
+# The single-server suite's helpers one folder up (this suite is its own pytest root).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from recorder import Recorder as BaseRecorder  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
@@ -148,25 +153,8 @@ class Cluster:
         subprocess.run(["psql", PG_BASE, "-q", "-c", f"DROP SCHEMA IF EXISTS {self.schema} CASCADE"], capture_output=True)
 
 
-class Recorder:
-    """Collects the payloads of one event; `wait(pred)` blocks until `pred(items)` holds."""
-
-    def __init__(self, client, event):
-        self.items = []
-        self.cond = threading.Condition()
-
-        def on(*args):
-            with self.cond:
-                self.items.append(args[0] if len(args) == 1 else list(args))
-                self.cond.notify_all()
-
-        client.on(event, on)
-
-    def wait(self, pred, timeout=10, what="condition"):
-        with self.cond:
-            if not self.cond.wait_for(lambda: pred(self.items), timeout):
-                raise AssertionError(f"timed out waiting for {what}; have {len(self.items)}: {self.items[-3:]!r}")
-            return list(self.items)
+class Recorder(BaseRecorder):
+    """The shared recorder, with what the cluster tests also ask of it."""
 
     def of_room(self, room):
         with self.cond:
