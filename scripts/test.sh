@@ -22,6 +22,7 @@ suite() {
 }
 
 suite "cargo test" cargo test --workspace
+suite "page modules (node, no DOM)" bash -c 'cd crates/chatroom/web && npm test'
 [ -d interop/js-client ] && suite "browser client (node)" bash -c 'cd interop/js-client && npm test'
 [ -d interop/node ] && suite "socket.io-client interop" bash -c 'cd interop/node && npm test'
 [ -d interop/python ] && suite "python-socketio interop" bash -c 'cd interop/python && python3 -m pytest -q'

@@ -378,6 +378,8 @@ async fn pages_and_assets_carry_the_browser_safety_headers() {
     for path in [
         "/",
         "/app/chat.js",
+        "/app/main.js",
+        "/app/views/messages.js",
         "/app/chat.css",
         "/socket.io/socket.io.js",
         "/healthz",

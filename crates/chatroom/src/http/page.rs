@@ -3,6 +3,11 @@
 //! embedded; `--views DIR` swaps in an operator's `DIR/index.html`. Rendered once at start-up —
 //! the title cannot change while running — so a template error stops the start, not a request.
 //!
+//! The template also gets `limits` (`name`, `room`, `text`: the longest name, room name and
+//! message in code points) from chatroom-core, so the page checks what the user types against
+//! the server's own numbers instead of copies in JavaScript that drift; the built-in template
+//! puts them in `data-` attributes (an inline JSON block would cost a CSP hash).
+//!
 //! The page's Content-Security-Policy allows no inline script; an operator template may still
 //! have inline `<script>` and `<style>` blocks (the seed page does): their SHA-256 hashes are
 //! added to that page's policy at render time, so exactly those blocks run and nothing
@@ -43,6 +48,28 @@ pub enum PageError {
     Policy,
 }
 
+/// The limits the page needs, from the rules the server applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PageLimits {
+    /// Longest display name ([`chatroom_core::name::MAX_NAME_CHARS`]).
+    pub name: usize,
+    /// Longest room name ([`chatroom_core::room::MAX_ROOM_CHARS`]).
+    pub room: usize,
+    /// Longest `send` text ([`chatroom_core::Limits`], as `send` applies it).
+    pub text: usize,
+}
+
+impl PageLimits {
+    /// The limits in force.
+    pub fn current() -> Self {
+        Self {
+            name: chatroom_core::name::MAX_NAME_CHARS,
+            room: chatroom_core::room::MAX_ROOM_CHARS,
+            text: chatroom_core::Limits::default().max_text_chars,
+        }
+    }
+}
+
 /// The rendered page; cloning the bytes per request is a reference-count bump, not a copy.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -75,7 +102,7 @@ impl Page {
             .map_err(render_error)?;
         let html = env
             .get_template("index.html")
-            .and_then(|t| t.render(minijinja::context! { title }))
+            .and_then(|t| t.render(minijinja::context! { title, limits => PageLimits::current() }))
             .map_err(render_error)?;
         let csp = content_security_policy(&html);
         let csp = HeaderValue::from_str(&csp).map_err(|_| PageError::Policy)?;
@@ -201,6 +228,21 @@ mod tests {
         );
         assert_eq!(csp.matches("'sha256-").count(), 2, "{csp}");
         assert!(!csp.contains("unsafe-inline"));
+    }
+
+    #[test]
+    fn limits_come_from_chatroom_core() {
+        let page = Page::render("t", None).unwrap();
+        let html = std::str::from_utf8(page.html()).unwrap();
+        let l = PageLimits::current();
+        assert_eq!((l.name, l.room, l.text), (32, 64, 4000));
+        for attr in [
+            format!("data-max-name=\"{}\"", l.name),
+            format!("data-max-room=\"{}\"", l.room),
+            format!("data-max-text=\"{}\"", l.text),
+        ] {
+            assert!(html.contains(&attr), "{attr} missing");
+        }
     }
 
     #[test]
