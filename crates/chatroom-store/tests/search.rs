@@ -171,6 +171,7 @@ on_every_backend!(
     room_scope_and_dm_rooms,
     deleted_messages_are_not_found,
     edits_are_found_by_their_new_text_only,
+    frequent_and_rare_terms_page_alike,
 );
 
 async fn words_and_chinese(kind: &str) {
@@ -391,6 +392,47 @@ async fn edits_are_found_by_their_new_text_only(kind: &str) {
         ),
         ["unrelated"]
     );
+    store.close().await;
+}
+
+/// A term with more matches than PostgreSQL's probe cap (its backwards walk) and one with few
+/// (its sorted index matches) answer in the same shape: newest first, paged by `before`.
+async fn frequent_and_rare_terms_page_alike(kind: &str) {
+    let Some(db) = test_db(kind).await else {
+        return;
+    };
+    let store = open(&db.url).await;
+    let texts: Vec<String> = (0..600)
+        .map(|i| {
+            if i % 100 == 7 {
+                format!("common rare {i}")
+            } else {
+                format!("common {i}")
+            }
+        })
+        .collect();
+    let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let ids = seed(&store, "lobby", &text_refs).await;
+    let newest_first = |pick: &dyn Fn(usize) -> bool| -> Vec<i64> {
+        ids.iter()
+            .enumerate()
+            .rev()
+            .filter(|(i, _)| pick(*i))
+            .map(|(_, id)| *id)
+            .collect()
+    };
+    let common = find(&store, "common", SearchScope::Everywhere).await;
+    assert_eq!(
+        common.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+        newest_first(&|_| true)[..50].to_vec()
+    );
+    assert!(common.more);
+    let rare = find(&store, "rare common", SearchScope::Everywhere).await;
+    assert_eq!(
+        rare.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+        newest_first(&|i| i % 100 == 7)
+    );
+    assert!(!rare.more);
     store.close().await;
 }
 
