@@ -30,8 +30,14 @@ async function startProxy(targetHost, targetPort) {
       s.on('error', close);
       s.on('close', close);
     }
-    c.on('data', (d) => (mode ? (pair.dirty = true) : up.write(d)));
-    up.on('data', (d) => (mode ? (pair.dirty = true) : c.write(d)));
+    // A side that has ended (its peer closed first) takes no more writes: writing to it
+    // would raise ERR_STREAM_WRITE_AFTER_END outside any test (seen once in CI).
+    const forward = (to, d) => {
+      if (mode) pair.dirty = true;
+      else if (to.writable) to.write(d);
+    };
+    c.on('data', (d) => forward(up, d));
+    up.on('data', (d) => forward(c, d));
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const destroy = (pred) => {
