@@ -108,6 +108,18 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
         rooms: &[&str],
     ) -> impl Future<Output = Result<Vec<(String, RoomSeq)>, StoreError>> + Send;
 
+    /// Whether new messages enter the search index after their commit ([`Self::index_pending`])
+    /// rather than inside it.
+    fn indexes_after_commit(&self) -> bool {
+        false
+    }
+
+    /// Brings the search index up to date with every committed message; how many rows it
+    /// looked at. Only the writer calls it (between batches), and `open` (after a crash).
+    fn index_pending(&self) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        std::future::ready(Ok(0))
+    }
+
     /// A cheap round trip to the database.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 

@@ -11,13 +11,22 @@ use crate::{Appended, Committed, NewAudit, StoreError};
 use chatroom_core::NewMessage;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most requests written in one transaction.
 pub(crate) const MAX_BATCH: usize = 1000;
 /// A batch that takes longer than this fails with [`StoreError::Timeout`] (the database hangs).
 const BATCH_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A committed message waits at most about this long for the search index, where the backend
+/// indexes after the commit (SQLite; a search, an edit or a delete catches up at once).
+const INDEX_DELAY: Duration = Duration::from_millis(100);
+/// ...or until this many rows wait: the index grows in transactions of thousands of rows, not
+/// in one per group commit.
+const INDEX_ROWS: u64 = 2000;
+/// How long a failed catch-up waits before the next try (besides [`INDEX_DELAY`]).
+const INDEX_RETRY: Duration = Duration::from_secs(1);
 
 /// What the writer is asked to do.
 pub(crate) enum Command {
@@ -28,6 +37,9 @@ pub(crate) enum Command {
         Option<Box<NewAudit>>,
         oneshot::Sender<Result<Appended, StoreError>>,
     ),
+    /// Bring the search index up to date with everything committed before this command was
+    /// answered (a search is about to read it); answer when done.
+    IndexNow(oneshot::Sender<()>),
     /// Finish the queued appends, close the backend, stop; answer when done.
     Close(oneshot::Sender<()>),
 }
@@ -43,6 +55,44 @@ pub(crate) struct Counters {
 
 type Reply = oneshot::Sender<Result<Appended, StoreError>>;
 
+/// Committed rows the search index has not caught up with yet, and since when.
+#[derive(Default)]
+struct Unindexed {
+    rows: u64,
+    since: Option<Instant>,
+}
+
+impl Unindexed {
+    fn add(&mut self, rows: u64) {
+        if rows > 0 {
+            self.rows += rows;
+            self.since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// When the index must catch up at the latest (`None`: nothing waits).
+    fn deadline(&self) -> Option<Instant> {
+        self.since.map(|since| since + INDEX_DELAY)
+    }
+
+    fn due(&self) -> bool {
+        self.rows >= INDEX_ROWS || self.deadline().is_some_and(|d| d <= Instant::now())
+    }
+
+    /// Catches the index up. On failure it is tried again after [`INDEX_RETRY`] (the rows are
+    /// stored; only search misses them meanwhile), so a failing disk logs once per retry.
+    async fn catch_up<B: Backend>(&mut self, backend: &B) {
+        match backend.index_pending().await {
+            Ok(_) => *self = Self::default(),
+            Err(error) => {
+                tracing::warn!(%error, "search index: catching up failed; retrying in 1 s");
+                self.rows = 0;
+                self.since = Some(Instant::now() + INDEX_RETRY);
+            }
+        }
+    }
+}
+
 /// The writer loop; returns when asked to close or when every `Store` handle is gone.
 pub(crate) async fn run<B: Backend>(
     backend: B,
@@ -53,9 +103,24 @@ pub(crate) async fn run<B: Backend>(
     let mut batch: Vec<NewMessage> = Vec::with_capacity(MAX_BATCH);
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
     let mut audits: Vec<(usize, NewAudit)> = Vec::new();
+    let mut index_waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut unindexed = Unindexed::default();
+    let defer_index = backend.indexes_after_commit();
     let mut close_ack = None;
     while close_ack.is_none() {
-        let Some(first) = requests.recv().await else {
+        let first = match unindexed.deadline() {
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline.into(), requests.recv()).await {
+                    Ok(first) => first,
+                    Err(_elapsed) => {
+                        unindexed.catch_up(&backend).await;
+                        continue;
+                    }
+                }
+            }
+            None => requests.recv().await,
+        };
+        let Some(first) = first else {
             break; // every Store handle dropped
         };
         let mut next = Some(first);
@@ -68,6 +133,7 @@ pub(crate) async fn run<B: Backend>(
                     batch.push(msg);
                     replies.push(reply);
                 }
+                Command::IndexNow(reply) => index_waiters.push(reply),
                 Command::Close(ack) => {
                     close_ack = Some(ack);
                     break;
@@ -78,10 +144,24 @@ pub(crate) async fn run<B: Backend>(
             }
         }
         if !batch.is_empty() {
+            let stored_before = counters.stored.load(Ordering::Relaxed);
             commit(&backend, &batch, &audits, &mut replies, &feed, &counters).await;
+            if defer_index {
+                unindexed.add(counters.stored.load(Ordering::Relaxed) - stored_before);
+            }
             batch.clear();
             replies.clear();
             audits.clear();
+        }
+        if !index_waiters.is_empty() || close_ack.is_some() || unindexed.due() {
+            // Also at close: the next open would catch up, but a clean stop leaves no debt.
+            if defer_index {
+                unindexed.catch_up(&backend).await;
+            }
+            for waiter in index_waiters.drain(..) {
+                // The searcher may have gone away; nothing to tell then.
+                let _ = waiter.send(());
+            }
         }
     }
     // Refuse whatever was queued after the close request (dropping a reply sender makes that

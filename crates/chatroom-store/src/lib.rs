@@ -196,6 +196,22 @@ impl Backend for AnyBackend {
         }
     }
 
+    fn indexes_after_commit(&self) -> bool {
+        match self {
+            Self::Memory(b) => b.indexes_after_commit(),
+            Self::Sqlite(b) => b.indexes_after_commit(),
+            Self::Postgres(b) => b.indexes_after_commit(),
+        }
+    }
+
+    async fn index_pending(&self) -> Result<usize, StoreError> {
+        match self {
+            Self::Memory(b) => b.index_pending().await,
+            Self::Sqlite(b) => b.index_pending().await,
+            Self::Postgres(b) => b.index_pending().await,
+        }
+    }
+
     async fn setting_or_insert(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
         match self {
             Self::Memory(b) => b.setting_or_insert(name, fresh).await,
@@ -425,6 +441,20 @@ impl Store {
             return Err(StoreError::Closed);
         }
         self.backend.ping().await
+    }
+
+    /// Waits until the search index holds every message committed so far (on SQLite new
+    /// messages are indexed shortly after their commit; elsewhere this returns at once).
+    pub(crate) async fn index_now(&self) -> Result<(), StoreError> {
+        if !self.backend.indexes_after_commit() {
+            return Ok(());
+        }
+        let (reply, done) = oneshot::channel();
+        self.requests
+            .send(Command::IndexNow(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        done.await.map_err(|_| StoreError::Closed)
     }
 
     /// Finishes the appends queued so far, stops the writer and closes the connections. The

@@ -178,7 +178,34 @@ impl SqliteBackend {
     }
 }
 
+/// Stored rows indexed per transaction by [`SqliteBackend::index_pending`].
+const INDEX_CHUNK: i64 = 5000;
+
 impl Backend for SqliteBackend {
+    fn indexes_after_commit(&self) -> bool {
+        true
+    }
+
+    /// Catches the search index up with the stored messages, [`INDEX_CHUNK`] rows per
+    /// transaction on the writer's connection; how many rows it looked at.
+    async fn index_pending(&self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = self
+                .write(async |conn| {
+                    let mut tx = conn.begin().await?;
+                    let n = crate::search::sqlite::index_pending(&mut tx, INDEX_CHUNK).await?;
+                    tx.commit().await?;
+                    Ok(n)
+                })
+                .await?;
+            total += n;
+            if n < INDEX_CHUNK as usize {
+                return Ok(total);
+            }
+        }
+    }
+
     /// A few statements per batch: look up the batch's (room, cid) pairs, add each room's count
     /// of new rows to its `room_seq` counter (upsert returning the new value), read the next
     /// free id, insert the new rows with explicit ids (multi-row VALUES, chunked under SQLite's bind
@@ -553,15 +580,13 @@ async fn insert_batch(
         });
         q.build().persistent(false).execute(&mut *tx).await?;
     }
-    // Only messages are searchable; a change row's text is an emoji or an edit's new text,
-    // which the edit's re-index below puts on its target.
-    let terms: Vec<(i64, &str)> = rows
-        .iter()
-        .filter(|m| m.change.is_none())
-        .map(|m| (m.id, m.text.as_str()))
-        .collect();
-    crate::search::sqlite::index_new(&mut tx, &terms).await?;
+    // New messages enter the search index after the commit (`SqliteBackend::index_pending`).
+    // An edit or delete re-indexes its target here; everything stored before it enters the
+    // index first, so the target has exactly one entry (the catch-up would add a second).
     let changes: Vec<&Message> = rows.into_iter().filter(|m| m.change.is_some()).collect();
+    if crate::search::index_work(&changes).next().is_some() {
+        crate::search::sqlite::index_pending(&mut tx, i64::MAX).await?;
+    }
     if !changes.is_empty() {
         apply_changes(&mut tx, &changes).await?;
     }

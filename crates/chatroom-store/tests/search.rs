@@ -627,3 +627,133 @@ async fn sqlite_reindex_and_unindex() {
 async fn postgres_reindex_and_unindex() {
     reindex_and_unindex("postgres").await;
 }
+
+/// SQLite indexes new messages after their commit (migration 0010). Rows a crash left
+/// committed but not indexed (above `search_progress.indexed_through`) are indexed at open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rows_left_unindexed_by_a_crash_are_indexed_at_open() {
+    let Some(db) = test_db("sqlite").await else {
+        return;
+    };
+    let store = open(&db.url).await;
+    let ids = seed(&store, "lobby", &["indexed before the crash"]).await;
+    store.close().await;
+    // What a writer killed between a commit and its catch-up leaves behind.
+    let mut conn = sqlx::SqliteConnection::connect(&db.url)
+        .await
+        .expect("connect");
+    sqlx::query(
+        "INSERT INTO messages (id, room, name, text, ts, seq) VALUES \
+         ($1 + 1, 'lobby', 'x', 'committed 技术讨论区 crash', 1, 2), \
+         ($1 + 2, 'lobby', 'x', 'committed too crash', 1, 3)",
+    )
+    .bind(ids[0])
+    .execute(&mut conn)
+    .await
+    .expect("rows");
+    sqlx::query("UPDATE room_seq SET seq = 3 WHERE room = 'lobby'")
+        .execute(&mut conn)
+        .await
+        .expect("head");
+    let mark: i64 = sqlx::query_scalar("SELECT indexed_through FROM search_progress")
+        .fetch_one(&mut conn)
+        .await
+        .expect("mark");
+    assert_eq!(mark, ids[0], "the clean close caught the index up");
+    conn.close().await.expect("close");
+
+    let store = open(&db.url).await;
+    // Caught up by `open` itself, before any search asks.
+    let mut conn = sqlx::SqliteConnection::connect(&db.url)
+        .await
+        .expect("connect");
+    let mark: i64 = sqlx::query_scalar("SELECT indexed_through FROM search_progress")
+        .fetch_one(&mut conn)
+        .await
+        .expect("mark");
+    assert_eq!(mark, ids[0] + 2);
+    conn.close().await.expect("close");
+    assert_eq!(
+        texts(
+            &find(&store, "crash", SearchScope::Everywhere)
+                .await
+                .messages
+        ),
+        [
+            "committed too crash",
+            "committed 技术讨论区 crash",
+            "indexed before the crash"
+        ]
+    );
+    assert_eq!(
+        texts(&find(&store, "技术", SearchScope::Everywhere).await.messages),
+        ["committed 技术讨论区 crash"]
+    );
+    store.close().await;
+}
+
+/// An edit or delete arriving before the writer's catch-up (well inside its 100 ms): the index
+/// ends with one entry per message, holding the new text, and the mark caught up; a search right
+/// after a send finds it (read-your-writes), also while the catch-up is still due.
+async fn change_right_after_send(kind: &str) {
+    let Some(db) = test_db(kind).await else {
+        return;
+    };
+    let store = open(&db.url).await;
+    let ids = seed(&store, "lobby", &["alpha draft", "bravo doomed"]).await;
+    store
+        .append(change(ChangeKind::Edit, ids[0], "alpha final"))
+        .await
+        .expect("edit");
+    store
+        .append(change(ChangeKind::Delete, ids[1], ""))
+        .await
+        .expect("delete");
+    let fresh = seed(&store, "lobby", &["charlie alpha fresh"]).await;
+    // Past the catch-up deadline: a duplicate entry would show now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let page = find(&store, "alpha", SearchScope::Everywhere).await;
+    assert_eq!(
+        page.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [fresh[0], ids[0]],
+        "each message once, newest first"
+    );
+    assert_eq!(
+        texts(&page.messages),
+        ["charlie alpha fresh", "alpha final"]
+    );
+    assert!(
+        find(&store, "draft", SearchScope::Everywhere)
+            .await
+            .messages
+            .is_empty()
+    );
+    assert!(
+        find(&store, "bravo", SearchScope::Everywhere)
+            .await
+            .messages
+            .is_empty()
+    );
+    if db.dir.is_some() {
+        // The index itself, not the search's join: one entry per message, mark caught up.
+        let mut conn = sqlx::SqliteConnection::connect(&db.url)
+            .await
+            .expect("connect");
+        let entries: Vec<i64> = sqlx::query_scalar(
+            "SELECT rowid FROM message_search WHERE message_search MATCH 'alpha' ORDER BY rowid",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("entries");
+        assert_eq!(entries, [ids[0], fresh[0]]);
+        let mark: i64 = sqlx::query_scalar("SELECT indexed_through FROM search_progress")
+            .fetch_one(&mut conn)
+            .await
+            .expect("mark");
+        assert_eq!(mark, fresh[0]);
+        conn.close().await.expect("close");
+    }
+    store.close().await;
+}
+
+on_every_backend!(change_right_after_send);
