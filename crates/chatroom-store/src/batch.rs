@@ -20,11 +20,13 @@ pub(crate) const MAX_BATCH: usize = 1000;
 const BATCH_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A committed message waits at most about this long for the search index, where the backend
-/// indexes after the commit (SQLite; a search, an edit or a delete catches up at once).
-const INDEX_DELAY: Duration = Duration::from_millis(100);
-/// ...or until this many rows wait: the index grows in transactions of thousands of rows, not
-/// in one per group commit.
-const INDEX_ROWS: u64 = 2000;
+/// indexes after the commit (SQLite; a search, an edit or a delete catches up at once). Why so
+/// long: a catch-up transaction costs about 10 ms however few rows it holds (measured: 300 rows
+/// in 10 ms), so at 100 ms it took ~8% of the writer's time under load, at 1 s about 1%.
+const INDEX_DELAY: Duration = Duration::from_secs(1);
+/// ...or until this many rows wait, so that one catch-up (transactions of 5,000 rows) never
+/// holds the writer for long.
+const INDEX_ROWS: u64 = 10_000;
 /// How long a failed catch-up waits before the next try (besides [`INDEX_DELAY`]).
 const INDEX_RETRY: Duration = Duration::from_secs(1);
 

@@ -11,8 +11,8 @@
 //! - new messages on PostgreSQL: the writer's batch insert (`PgBackend::insert_batch`), same
 //!   row, same transaction;
 //! - new messages on SQLite: AFTER the commit, by the writer between batches
-//!   ([`sqlite::index_pending`], migration 0010's `search_progress` mark), at most about 100 ms
-//!   or 2,000 rows behind. An FTS5 insert inside every group commit cost about 20% of durable
+//!   ([`sqlite::index_pending`], migration 0010's `search_progress` mark), at most about 1 s
+//!   or 10,000 rows behind. An FTS5 insert inside every group commit cost about 20% of durable
 //!   send throughput (docs/BENCHMARKS.md); in transactions of thousands of rows it costs a
 //!   fraction of that. Nobody sees the lag: a search first asks the writer to catch up
 //!   (`Store::index_now`), an edit or delete catches up inside its own transaction before it
