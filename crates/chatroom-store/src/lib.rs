@@ -56,6 +56,7 @@
 //! [`Store::heads`] reads the counters, so a cluster relay can tell that it missed messages
 //! and fill the gap with `since`. Retention deletes messages but never touches the counters.
 
+mod apply;
 mod backend;
 mod batch;
 mod dm;

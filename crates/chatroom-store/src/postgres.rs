@@ -18,7 +18,7 @@ use crate::error::redact;
 use crate::retention::{PURGE_LOCK_KEY, PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
 use crate::sql::{self, MessageRow, ReactionSqlRow};
 use crate::{NewAudit, Page, StoreError};
-use chatroom_core::{ChangeKind, Message, MessageId, NewMessage, RoomSeq, UserId};
+use chatroom_core::{Message, MessageId, NewMessage, RoomSeq, UserId};
 use sqlx::postgres::{
     PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres,
 };
@@ -290,70 +290,6 @@ async fn targets(
         .collect())
 }
 
-/// Applies the batch's stored change rows to their targets, in order (same transaction).
-async fn apply_changes(conn: &mut PgConnection, changes: &[&Message]) -> Result<(), StoreError> {
-    for row in changes {
-        let Some(change) = row.change else {
-            continue;
-        };
-        let user = row.user_id.as_ref().map(UserId::as_str);
-        match change.kind {
-            ChangeKind::Edit => {
-                sqlx::query(sql::EDIT)
-                    .bind(change.target)
-                    .bind(row.text.as_str())
-                    .bind(row.ts)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            ChangeKind::Delete => {
-                sqlx::query(sql::TOMBSTONE)
-                    .bind(change.target)
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query(sql::CLEAR_REACTIONS)
-                    .bind(change.target)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            ChangeKind::React => {
-                sqlx::query(sql::REACT)
-                    .bind(change.target)
-                    .bind(row.text.as_str())
-                    .bind(user)
-                    .bind(row.name.as_str())
-                    .bind(row.ts)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            ChangeKind::Unreact => {
-                sqlx::query(sql::UNREACT)
-                    .bind(change.target)
-                    .bind(row.text.as_str())
-                    .bind(user)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-        }
-    }
-    search_index_changes(conn, changes).await
-}
-
-/// Search index maintenance for edits and deletes, inside the change's transaction.
-async fn search_index_changes(
-    conn: &mut PgConnection,
-    changes: &[&Message],
-) -> Result<(), StoreError> {
-    use crate::search::{IndexWork, postgres};
-    for work in crate::search::index_work(changes) {
-        match work {
-            IndexWork::Reindex(id, text) => postgres::reindex(&mut *conn, id, text).await?,
-            IndexWork::Unindex(id) => postgres::unindex(&mut *conn, id).await?,
-        }
-    }
-    Ok(())
-}
-
 /// Removes our `schema=NAME` parameter from `url`; returns the rest and the schema.
 fn split_schema(url: &str) -> Result<(String, Option<String>), String> {
     let Some((base, query)) = url.split_once('?') else {
@@ -513,7 +449,7 @@ impl Backend for PgBackend {
             .await?;
             let changes: Vec<&Message> = new_rows(&stored).filter(|m| m.change.is_some()).collect();
             if !changes.is_empty() {
-                apply_changes(&mut tx, &changes).await?;
+                crate::apply::on_postgres::apply_changes(&mut tx, &changes).await?;
             }
         }
         for (at, audit) in audits {

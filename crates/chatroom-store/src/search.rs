@@ -146,6 +146,53 @@ pub(crate) async fn backfill(backend: &AnyBackend) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// `backfill_chunk(conn)` for one engine: indexes one chunk of the messages stored before
+/// migration 0009 with `$index(conn, &[(id, text)])`, in a transaction of its own; how many it
+/// read. The mark only moves down (another process backfilling the same PostgreSQL database at
+/// once moves it too).
+macro_rules! backfill_chunk_with {
+    ($Conn:ty, $index:ident) => {
+        pub(crate) async fn backfill_chunk(conn: &mut $Conn) -> Result<usize, StoreError> {
+            let mut tx = conn.begin().await?;
+            let through: Option<i64> = sqlx::query_scalar("SELECT through FROM search_backfill")
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(through) = through else {
+                return Ok(0);
+            };
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT id, text FROM messages WHERE id <= $1 AND text <> '' \
+                 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(through)
+            .bind(crate::search::BACKFILL_CHUNK)
+            .fetch_all(&mut *tx)
+            .await?;
+            match rows.last() {
+                None => {
+                    sqlx::query("DELETE FROM search_backfill")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Some((lowest, _)) => {
+                    let rows: Vec<(i64, &str)> =
+                        rows.iter().map(|(i, t)| (*i, t.as_str())).collect();
+                    $index(&mut tx, &rows).await?;
+                    sqlx::query(
+                        "UPDATE search_backfill SET through = \
+                         CASE WHEN through > $1 THEN $1 ELSE through END",
+                    )
+                    .bind(lowest - 1)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(rows.len())
+        }
+    };
+}
+
 /// The FTS5 side.
 /// What the index must do for one stored change: an edit re-indexes its target with the new
 /// text, a delete un-indexes it; reactions change no text.
@@ -170,7 +217,7 @@ pub(crate) fn index_work<'a>(changes: &'a [&'a Message]) -> impl Iterator<Item =
 }
 
 pub mod sqlite {
-    use super::{BACKFILL_CHUNK, DM_PREFIX, SearchScope, index_text};
+    use super::{DM_PREFIX, SearchScope, index_text};
     use crate::StoreError;
     use crate::sql::{self, MessageRow};
     use chatroom_core::{Message, MessageId, RoomName, SearchQuery};
@@ -329,46 +376,12 @@ pub mod sqlite {
         Ok(rows.into_iter().map(Message::from).collect())
     }
 
-    /// Indexes one chunk of the messages stored before migration 0009; how many it read.
-    pub(crate) async fn backfill_chunk(conn: &mut SqliteConnection) -> Result<usize, StoreError> {
-        let mut tx = conn.begin().await?;
-        let through: Option<i64> = sqlx::query_scalar("SELECT through FROM search_backfill")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(through) = through else {
-            return Ok(0);
-        };
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, text FROM messages WHERE id <= $1 AND text <> '' \
-             ORDER BY id DESC LIMIT $2",
-        )
-        .bind(through)
-        .bind(BACKFILL_CHUNK)
-        .fetch_all(&mut *tx)
-        .await?;
-        match rows.last() {
-            None => {
-                sqlx::query("DELETE FROM search_backfill")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Some((lowest, _)) => {
-                let rows: Vec<(i64, &str)> = rows.iter().map(|(i, t)| (*i, t.as_str())).collect();
-                index_new(&mut tx, &rows).await?;
-                sqlx::query("UPDATE search_backfill SET through = $1")
-                    .bind(lowest - 1)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(rows.len())
-    }
+    backfill_chunk_with!(SqliteConnection, index_new);
 }
 
 /// The tsvector side.
 pub mod postgres {
-    use super::{BACKFILL_CHUNK, DM_PREFIX, SearchScope, index_text};
+    use super::{DM_PREFIX, SearchScope, index_text};
     use crate::StoreError;
     use crate::sql::{self, MessageRow};
     use chatroom_core::{Message, MessageId, RoomName, SearchQuery};
@@ -482,49 +495,24 @@ pub mod postgres {
         Ok(rows.into_iter().map(Message::from).collect())
     }
 
-    /// Indexes one chunk of the messages stored before migration 0009; how many it read.
-    pub(crate) async fn backfill_chunk(conn: &mut PgConnection) -> Result<usize, StoreError> {
-        let mut tx = conn.begin().await?;
-        let through: Option<i64> = sqlx::query_scalar("SELECT through FROM search_backfill")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(through) = through else {
-            return Ok(0);
-        };
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, text FROM messages WHERE id <= $1 AND text <> '' \
-             ORDER BY id DESC LIMIT $2",
-        )
-        .bind(through)
-        .bind(BACKFILL_CHUNK)
-        .fetch_all(&mut *tx)
+    backfill_chunk_with!(PgConnection, index_rows);
+
+    /// Sets the terms of `rows` (`(id, text)`, stored messages) in one statement.
+    async fn index_rows(
+        conn: &mut PgConnection,
+        rows: &[(MessageId, &str)],
+    ) -> Result<(), StoreError> {
+        let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+        let terms: Vec<String> = rows.iter().map(|(_, text)| index_text(text)).collect();
+        sqlx::query(&format!(
+            "UPDATE messages SET terms = {} \
+             FROM UNNEST($1::int8[], $2::text[]) AS t(id, x) WHERE messages.id = t.id",
+            terms_of("t.x")
+        ))
+        .bind(&ids)
+        .bind(&terms)
+        .execute(conn)
         .await?;
-        match rows.last() {
-            None => {
-                sqlx::query("DELETE FROM search_backfill")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Some((lowest, _)) => {
-                let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
-                let terms: Vec<String> = rows.iter().map(|(_, text)| index_text(text)).collect();
-                sqlx::query(&format!(
-                    "UPDATE messages SET terms = {} \
-                     FROM UNNEST($1::int8[], $2::text[]) AS t(id, x) WHERE messages.id = t.id",
-                    terms_of("t.x")
-                ))
-                .bind(&ids)
-                .bind(&terms)
-                .execute(&mut *tx)
-                .await?;
-                // LEAST: another process backfilling the same database at once moves it too.
-                sqlx::query("UPDATE search_backfill SET through = LEAST(through, $1)")
-                    .bind(lowest - 1)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(rows.len())
+        Ok(())
     }
 }

@@ -20,7 +20,7 @@ use crate::error::redact;
 use crate::retention::{PURGE_PAUSE, PurgeReport, RetentionPolicy, Tally};
 use crate::sql::{self, MessageRow, ReactionSqlRow};
 use crate::{NewAudit, Page, StoreError};
-use chatroom_core::{ChangeKind, Message, MessageId, NewMessage, RoomSeq, UserId};
+use chatroom_core::{Message, MessageId, NewMessage, RoomSeq, UserId};
 use sqlx::sqlite::{
     Sqlite, SqliteArguments, SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool,
     SqlitePoolOptions, SqliteSynchronous,
@@ -350,6 +350,42 @@ impl Backend for SqliteBackend {
     }
 }
 
+/// The rows `select` (a statement ending in `IN (`) finds for `ids`, one statement per
+/// [`SQLITE_MAX_PARAMS`] ids.
+async fn fetch_in<T>(
+    conn: &mut sqlx::SqliteConnection,
+    select: &str,
+    ids: &[MessageId],
+) -> Result<Vec<T>, StoreError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    let mut out = Vec::new();
+    for chunk in ids.chunks(SQLITE_MAX_PARAMS) {
+        let mut q = QueryBuilder::<Sqlite>::new(select);
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        out.extend(
+            q.build_query_as::<T>()
+                .persistent(false)
+                .fetch_all(&mut *conn)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// The reactions of a list of messages: `SELECT ... WHERE message_id IN (`.
+fn reactions_of() -> String {
+    format!(
+        "SELECT {} FROM reactions WHERE message_id IN (",
+        sql::REACTION_COLUMNS
+    )
+}
+
 /// Gives `messages` (messages, not change rows) their reactions: one query for all of them.
 async fn with_reactions(
     conn: &mut sqlx::SqliteConnection,
@@ -360,24 +396,7 @@ async fn with_reactions(
         .filter(|m| m.change.is_none() && !m.deleted)
         .map(|m| m.id)
         .collect();
-    let mut rows: Vec<ReactionSqlRow> = Vec::new();
-    for chunk in ids.chunks(SQLITE_MAX_PARAMS) {
-        let mut q = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {} FROM reactions WHERE message_id IN (",
-            sql::REACTION_COLUMNS
-        ));
-        let mut list = q.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        q.push(")");
-        rows.extend(
-            q.build_query_as::<ReactionSqlRow>()
-                .persistent(false)
-                .fetch_all(&mut *conn)
-                .await?,
-        );
-    }
+    let rows: Vec<ReactionSqlRow> = fetch_in(conn, &reactions_of(), &ids).await?;
     sql::attach_reactions(messages, rows);
     Ok(())
 }
@@ -387,121 +406,28 @@ async fn targets(
     conn: &mut sqlx::SqliteConnection,
     ids: &[MessageId],
 ) -> Result<HashMap<MessageId, Target>, StoreError> {
-    let mut found: Vec<Message> = Vec::new();
-    for chunk in ids.chunks(SQLITE_MAX_PARAMS) {
-        let mut q = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {} FROM messages m WHERE m.id IN (",
-            sql::COLUMNS
-        ));
-        let mut list = q.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        q.push(")");
-        let rows: Vec<MessageRow> = q
-            .build_query_as()
-            .persistent(false)
-            .fetch_all(&mut *conn)
-            .await?;
-        found.extend(rows.into_iter().map(Message::from));
-    }
+    let found: Vec<MessageRow> = fetch_in(
+        &mut *conn,
+        &format!("SELECT {} FROM messages m WHERE m.id IN (", sql::COLUMNS),
+        ids,
+    )
+    .await?;
+    let rows: Vec<ReactionSqlRow> = fetch_in(&mut *conn, &reactions_of(), ids).await?;
     let mut reactions: HashMap<MessageId, Vec<_>> = HashMap::new();
-    for chunk in ids.chunks(SQLITE_MAX_PARAMS) {
-        let mut q = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {} FROM reactions WHERE message_id IN (",
-            sql::REACTION_COLUMNS
-        ));
-        let mut list = q.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        q.push(")");
-        let rows: Vec<ReactionSqlRow> = q
-            .build_query_as()
-            .persistent(false)
-            .fetch_all(&mut *conn)
-            .await?;
-        for row in rows {
-            reactions
-                .entry(row.message_id)
-                .or_default()
-                .push(row.into());
-        }
+    for row in rows {
+        reactions
+            .entry(row.message_id)
+            .or_default()
+            .push(row.into());
     }
     Ok(found
         .into_iter()
+        .map(Message::from)
         .map(|m| {
             let rows = reactions.remove(&m.id).unwrap_or_default();
             (m.id, Target::new(m, rows))
         })
         .collect())
-}
-
-/// Applies the batch's stored change rows to their targets, in order (same transaction).
-async fn apply_changes(
-    conn: &mut sqlx::SqliteConnection,
-    changes: &[&Message],
-) -> Result<(), StoreError> {
-    for row in changes {
-        let Some(change) = row.change else {
-            continue;
-        };
-        let user = row.user_id.as_ref().map(UserId::as_str);
-        match change.kind {
-            ChangeKind::Edit => {
-                sqlx::query(sql::EDIT)
-                    .bind(change.target)
-                    .bind(row.text.as_str())
-                    .bind(row.ts)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            ChangeKind::Delete => {
-                sqlx::query(sql::TOMBSTONE)
-                    .bind(change.target)
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query(sql::CLEAR_REACTIONS)
-                    .bind(change.target)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            ChangeKind::React => {
-                sqlx::query(sql::REACT)
-                    .bind(change.target)
-                    .bind(row.text.as_str())
-                    .bind(user)
-                    .bind(row.name.as_str())
-                    .bind(row.ts)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            ChangeKind::Unreact => {
-                sqlx::query(sql::UNREACT)
-                    .bind(change.target)
-                    .bind(row.text.as_str())
-                    .bind(user)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-        }
-    }
-    search_index_changes(conn, changes).await
-}
-
-/// Search index maintenance for edits and deletes, inside the change's transaction.
-async fn search_index_changes(
-    conn: &mut sqlx::SqliteConnection,
-    changes: &[&Message],
-) -> Result<(), StoreError> {
-    use crate::search::{IndexWork, sqlite};
-    for work in crate::search::index_work(changes) {
-        match work {
-            IndexWork::Reindex(id, text) => sqlite::reindex(&mut *conn, id, text).await?,
-            IndexWork::Unindex(id) => sqlite::unindex(&mut *conn, id).await?,
-        }
-    }
-    Ok(())
 }
 
 async fn insert_batch(
@@ -588,7 +514,7 @@ async fn insert_batch(
         crate::search::sqlite::index_pending(&mut tx, i64::MAX).await?;
     }
     if !changes.is_empty() {
-        apply_changes(&mut tx, &changes).await?;
+        crate::apply::on_sqlite::apply_changes(&mut tx, &changes).await?;
     }
     for (at, audit) in audits {
         if matches!(stored.get(*at), Some(Ok(s)) if !s.duplicate) {

@@ -5,98 +5,9 @@
 
 use chatroom_core::{Change, ChangeKind, ChatError, Cid, Limits, NewMessage, RoomName, UserName};
 use chatroom_store::{NewAudit, NewBan, Store, StoreError};
-use sqlx::Connection;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-fn pg_base_url() -> String {
-    std::env::var("CHATROOM_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// A database for one test: its URL and what removes it afterwards.
-struct TestDb {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    schema: Option<String>,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(schema) = self.schema.take() else {
-            return;
-        };
-        let url = pg_base_url();
-        // Drop runs inside the test's runtime: a thread of its own for the cleanup.
-        let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime for cleanup");
-            rt.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&url).await?;
-                sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            })
-        });
-        if let Ok(Err(e)) = cleanup.join() {
-            eprintln!("schema not dropped: {e}");
-        }
-    }
-}
-
-async fn test_db(kind: &str) -> Option<TestDb> {
-    static SEQ: AtomicUsize = AtomicUsize::new(0);
-    match kind {
-        "memory" => Some(TestDb {
-            url: "memory".into(),
-            _dir: None,
-            schema: None,
-        }),
-        "sqlite" => {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let url = format!("sqlite://{}", dir.path().join("m.db").display());
-            Some(TestDb {
-                url,
-                _dir: Some(dir),
-                schema: None,
-            })
-        }
-        _ => {
-            let reachable = tokio::time::timeout(
-                Duration::from_secs(5),
-                sqlx::PgConnection::connect(&pg_base_url()),
-            )
-            .await;
-            if !matches!(reachable, Ok(Ok(_))) {
-                assert_eq!(
-                    std::env::var("CHATROOM_SKIP_PG").as_deref(),
-                    Ok("1"),
-                    "PostgreSQL does not answer at {}",
-                    pg_base_url()
-                );
-                return None;
-            }
-            let schema = format!(
-                "chatroom_mod_{}_{}",
-                std::process::id(),
-                SEQ.fetch_add(1, Ordering::Relaxed)
-            );
-            let sep = if pg_base_url().contains('?') {
-                '&'
-            } else {
-                '?'
-            };
-            Some(TestDb {
-                url: format!("{}{sep}schema={schema}", pg_base_url()),
-                _dir: None,
-                schema: Some(schema),
-            })
-        }
-    }
-}
+mod common;
+use common::{open, test_db};
 
 fn log(action: &str, target: &str) -> NewAudit {
     NewAudit {
@@ -107,10 +18,6 @@ fn log(action: &str, target: &str) -> NewAudit {
         reason: Some(format!("why {action}")),
         detail: None,
     }
-}
-
-async fn open(url: &str) -> Store {
-    Store::open(url).await.expect("store opens").0
 }
 
 async fn bans_persist_expire_and_lift(kind: &str) {

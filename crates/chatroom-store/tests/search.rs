@@ -10,101 +10,9 @@ use chatroom_core::{
 use chatroom_store::{SearchPage, SearchScope, Store};
 use sqlx::Connection;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-fn pg_base_url() -> String {
-    std::env::var("CHATROOM_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// A database for one test: its URL and what removes it afterwards.
-struct TestDb {
-    url: String,
-    dir: Option<tempfile::TempDir>,
-    schema: Option<String>,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(schema) = self.schema.take() else {
-            return;
-        };
-        let url = pg_base_url();
-        // Drop runs inside the test's runtime: a thread of its own for the cleanup.
-        let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime for cleanup");
-            rt.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&url).await?;
-                sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            })
-        });
-        if let Ok(Err(e)) = cleanup.join() {
-            eprintln!("schema not dropped: {e}");
-        }
-    }
-}
-
-async fn test_db(kind: &str) -> Option<TestDb> {
-    static SEQ: AtomicUsize = AtomicUsize::new(0);
-    match kind {
-        "memory" => Some(TestDb {
-            url: "memory".into(),
-            dir: None,
-            schema: None,
-        }),
-        "sqlite" => {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let url = format!("sqlite://{}", dir.path().join("s.db").display());
-            Some(TestDb {
-                url,
-                dir: Some(dir),
-                schema: None,
-            })
-        }
-        _ => {
-            let reachable = tokio::time::timeout(
-                Duration::from_secs(5),
-                sqlx::PgConnection::connect(&pg_base_url()),
-            )
-            .await;
-            if !matches!(reachable, Ok(Ok(_))) {
-                assert_eq!(
-                    std::env::var("CHATROOM_SKIP_PG").as_deref(),
-                    Ok("1"),
-                    "PostgreSQL does not answer at {}",
-                    pg_base_url()
-                );
-                return None;
-            }
-            let schema = format!(
-                "chatroom_search_{}_{}",
-                std::process::id(),
-                SEQ.fetch_add(1, Ordering::Relaxed)
-            );
-            let sep = if pg_base_url().contains('?') {
-                '&'
-            } else {
-                '?'
-            };
-            Some(TestDb {
-                url: format!("{}{sep}schema={schema}", pg_base_url()),
-                dir: None,
-                schema: Some(schema),
-            })
-        }
-    }
-}
-
-async fn open(url: &str) -> Store {
-    Store::open(url).await.expect("store opens").0
-}
+mod common;
+use common::{open, pg_base_url, test_db};
 
 fn room(name: &str) -> RoomName {
     RoomName::new(name).expect("room")
@@ -150,7 +58,7 @@ fn texts(messages: &[Message]) -> Vec<&str> {
     messages.iter().map(|m| m.text.as_str()).collect()
 }
 
-const KINDS: [&str; 3] = ["memory", "sqlite", "postgres"];
+use common::KINDS;
 
 macro_rules! on_every_backend {
     ($($test:ident),* $(,)?) => {
@@ -485,7 +393,7 @@ async fn old_messages_are_indexed_at_open(kind: &str) {
             .await
             .expect("head");
         conn.close().await.expect("close");
-        assert!(dir.path().join("s.db").exists());
+        assert!(dir.path().join(common::SQLITE_FILE).exists());
     } else {
         let schema = db.schema.as_deref().expect("schema");
         let mut conn = sqlx::PgConnection::connect(&pg_base_url())
@@ -628,6 +536,17 @@ async fn postgres_reindex_and_unindex() {
     reindex_and_unindex("postgres").await;
 }
 
+/// The SQLite search index's mark: the highest message id it has caught up with.
+async fn index_mark(url: &str) -> i64 {
+    let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+    let mark = sqlx::query_scalar("SELECT indexed_through FROM search_progress")
+        .fetch_one(&mut conn)
+        .await
+        .expect("mark");
+    conn.close().await.expect("close");
+    mark
+}
+
 /// SQLite indexes new messages after their commit (migration 0010). Rows a crash left
 /// committed but not indexed (above `search_progress.indexed_through`) are indexed at open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -655,24 +574,16 @@ async fn sqlite_rows_left_unindexed_by_a_crash_are_indexed_at_open() {
         .execute(&mut conn)
         .await
         .expect("head");
-    let mark: i64 = sqlx::query_scalar("SELECT indexed_through FROM search_progress")
-        .fetch_one(&mut conn)
-        .await
-        .expect("mark");
-    assert_eq!(mark, ids[0], "the clean close caught the index up");
     conn.close().await.expect("close");
+    assert_eq!(
+        index_mark(&db.url).await,
+        ids[0],
+        "the clean close caught the index up"
+    );
 
     let store = open(&db.url).await;
     // Caught up by `open` itself, before any search asks.
-    let mut conn = sqlx::SqliteConnection::connect(&db.url)
-        .await
-        .expect("connect");
-    let mark: i64 = sqlx::query_scalar("SELECT indexed_through FROM search_progress")
-        .fetch_one(&mut conn)
-        .await
-        .expect("mark");
-    assert_eq!(mark, ids[0] + 2);
-    conn.close().await.expect("close");
+    assert_eq!(index_mark(&db.url).await, ids[0] + 2);
     assert_eq!(
         texts(
             &find(&store, "crash", SearchScope::Everywhere)
@@ -744,12 +655,8 @@ async fn change_right_after_send(kind: &str) {
         .await
         .expect("entries");
         assert_eq!(entries, [ids[0], fresh[0]]);
-        let mark: i64 = sqlx::query_scalar("SELECT indexed_through FROM search_progress")
-            .fetch_one(&mut conn)
-            .await
-            .expect("mark");
-        assert_eq!(mark, fresh[0]);
         conn.close().await.expect("close");
+        assert_eq!(index_mark(&db.url).await, fresh[0]);
     }
     store.close().await;
 }
