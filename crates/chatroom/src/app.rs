@@ -12,6 +12,7 @@ use crate::moderation::Moderation;
 use crate::net::listener::Connections;
 use crate::readiness::Readiness;
 use crate::shutdown::Drain;
+use crate::socket::members::Members;
 use chatroom_core::{NameRegistry, Presence, RoomName};
 use chatroom_store::Store;
 use socketioxide::socket::Sid;
@@ -32,6 +33,8 @@ pub struct Shared {
     /// The rendered chat page.
     pub page: Page,
     presence: Mutex<Presence<Sid>>,
+    /// This node's sockets by room, for delivery (see `socket::members`).
+    members: Members,
     /// Who holds which name (one user per name, any number of its connections).
     names: Mutex<NameRegistry<Sid>>,
     /// Signs and checks identity tokens.
@@ -75,6 +78,7 @@ impl App {
             store,
             page,
             presence: Mutex::new(Presence::default()),
+            members: Members::default(),
             names: Mutex::new(NameRegistry::new()),
             identity,
             crowd_changes: Mutex::new(BTreeSet::new()),
@@ -94,6 +98,11 @@ impl App {
             .presence
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// This node's sockets by room: the only way sockets join and leave rooms.
+    pub fn members(&self) -> &Members {
+        &self.0.members
     }
 
     /// Tells the other nodes about a change of this node's membership, if clustered. Call it

@@ -5,12 +5,16 @@
 //! On a cluster node, `cluster::order` reads the feed instead and calls [`deliver`] in room
 //! order for messages of every node.
 //!
+//! The room's sockets come from this node's membership index ([`crate::socket::members`]),
+//! which holds each member's session next to its socket, and each wire form is encoded to JSON
+//! once per message; what socketioxide still does per socket (the Socket.IO frame around that
+//! JSON) its public API gives no way to share while keeping a per-socket result.
+//!
 //! A change row (edit, delete, reaction; see `crate::changes`) takes the same path and becomes
 //! its `edited`/`deleted`/`reaction` event, for v1 members only: the seed page knows none.
 
 use crate::app::App;
 use crate::protocol::{CHAT_MESSAGE, out};
-use crate::socket::session::SessionRef;
 use chatroom_core::{LOBBY, Message};
 use chatroom_store::Feed;
 use serde_json::value::RawValue;
@@ -33,8 +37,9 @@ struct Encoded {
     event: &'static str,
     /// Its payload for v1 clients.
     v1: Box<RawValue>,
-    /// `chat message` string for seed clients, for lobby messages only (never for a change).
-    seed: Option<String>,
+    /// `chat message` string for seed clients, for lobby messages only (never for a change),
+    /// as JSON already: escaping it once here instead of once per seed socket.
+    seed: Option<Box<RawValue>>,
 }
 
 fn encode(message: &Message, from_seed: bool) -> Option<Encoded> {
@@ -56,13 +61,22 @@ fn encode(message: &Message, from_seed: bool) -> Option<Encoded> {
             seed: None,
         });
     }
-    let seed = (message.room == LOBBY).then(|| {
-        if from_seed {
-            message.text.clone()
+    let seed = if message.room != LOBBY {
+        None
+    } else {
+        let text = if from_seed {
+            serde_json::value::to_raw_value(&message.text)
         } else {
-            format!("{}: {}", message.name, message.text)
+            serde_json::value::to_raw_value(&format!("{}: {}", message.name, message.text))
+        };
+        match text {
+            Ok(text) => Some(text),
+            Err(error) => {
+                tracing::error!(id = message.id, %error, "message not encodable");
+                return None;
+            }
         }
-    });
+    };
     Some(Encoded { event, v1, seed })
 }
 
@@ -72,26 +86,27 @@ pub fn deliver(io: &SocketIo, app: &App, message: &Message, from_seed: bool) {
     let Some(encoded) = encode(message, from_seed) else {
         return;
     };
-    // `None` once the server is closing (`io.to` would panic then).
-    let Some(ns) = io.of("/") else {
+    // The server is closing: its sockets are going, nothing more is delivered.
+    if io.of("/").is_none() {
         return;
-    };
-    let sockets = ns.to(message.room.clone()).sockets();
+    }
     let mut delivered = 0;
-    for socket in sockets {
-        let session = socket.extensions.get::<SessionRef>();
-        let seed = session.as_ref().is_some_and(|session| session.seed);
+    // Disconnected after the loop: leaving takes the index's write lock, `each` holds its read
+    // lock. Marked slow at once, so no later message reaches them either way.
+    let mut slow = Vec::new();
+    app.members().each(message.room.as_str(), |member| {
+        let seed = member.session.seed;
         let result = match (&encoded.seed, seed) {
-            (Some(text), true) => socket.emit(CHAT_MESSAGE, text),
+            (Some(text), true) => member.socket.emit(CHAT_MESSAGE, text),
             // A change, or a message of another room: nothing the seed page could show.
-            (None, true) if message.change.is_some() => continue,
-            _ => socket.emit(encoded.event, &encoded.v1),
+            (None, true) if message.change.is_some() => return,
+            _ => member.socket.emit(encoded.event, &encoded.v1),
         };
         match result {
             Ok(()) => delivered += 1,
             Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                if session.is_none_or(|session| session.mark_slow()) {
-                    disconnect_slow(app, socket, message);
+                if member.session.mark_slow() {
+                    slow.push(member.socket.clone());
                 }
             }
             // Disconnecting already; its disconnect handler cleans up.
@@ -100,6 +115,9 @@ pub fn deliver(io: &SocketIo, app: &App, message: &Message, from_seed: bool) {
                 tracing::error!(id = message.id, %error, "message not serializable");
             }
         }
+    });
+    for socket in slow {
+        disconnect_slow(app, socket, message);
     }
     app.metrics.messages_delivered.inc_by(delivered);
 }
@@ -117,7 +135,7 @@ fn disconnect_slow(app: &App, socket: SocketRef, message: &Message) {
         "client too slow: send queue full, disconnecting; it recovers with join+since"
     );
     // No further messages: what it misses from here on it gets back with `since`.
-    socket.leave_all();
+    app.members().leave_all(&socket);
     // socketioxide's disconnect needs one free queue slot for the DISCONNECT packet, so retry
     // until the client drains a little; a client that never reads again is closed by the
     // Engine.IO heartbeat, whose ping cannot be queued either (within one ping interval).

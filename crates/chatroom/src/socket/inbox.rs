@@ -136,8 +136,10 @@ impl DisconnectHandler<LocalAdapter, Queued> for Inbox {
             // Err: the connection task never started (or ended); nothing of it to clean up.
             let _ = closed.send(reason);
         }
-        // socketioxide's own cleanup (namespace and rooms) at once: nothing is sent to a
-        // closed socket meanwhile; our membership is cleaned by the disconnect job.
+        // Out of delivery's index first, then socketioxide's own cleanup (namespace and
+        // rooms), both at once: nothing is sent to a closed socket meanwhile; presence is
+        // cleaned by the disconnect job.
+        self.app.members().forget(s.id);
         defer(s);
     }
 }

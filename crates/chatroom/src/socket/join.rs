@@ -52,7 +52,9 @@ async fn join(cx: &Connection, data: Option<serde_json::Value>) -> Result<Joined
         }
     };
     if newly {
-        cx.socket.join(room.as_str().to_owned());
+        cx.app
+            .members()
+            .join(&cx.socket, &cx.session, room.as_str());
         announce::presence(cx, &room, &name, "join").await;
     }
     // On a cluster node, live delivery of the room starts at the store's head first, so the

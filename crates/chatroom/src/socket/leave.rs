@@ -43,7 +43,7 @@ pub async fn left(cx: &Connection, room: &RoomName) {
     if cx.session.stop_typing(room, None) {
         announce::typing(cx, room, &name, false).await;
     }
-    cx.socket.leave(room.as_str().to_owned());
+    cx.app.members().leave(&cx.socket, room.as_str());
     if !cx.session.seed {
         announce::presence(cx, room, &name, "leave").await;
     }

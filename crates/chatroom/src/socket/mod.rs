@@ -17,6 +17,7 @@ pub mod inbox;
 pub mod join;
 pub mod kick;
 pub mod leave;
+pub mod members;
 pub mod mute;
 pub mod react;
 pub mod read;
@@ -126,9 +127,9 @@ pub async fn connect(cx: &Connection) {
             });
         }
     }
-    socket.join(LOBBY);
+    app.members().join(socket, session, LOBBY);
     if session.seed {
-        socket.join(announce::SEED_ROOM);
+        app.members().join(socket, session, announce::SEED_ROOM);
     }
     let welcome = Welcome {
         name: name.as_str(),
@@ -190,6 +191,8 @@ pub async fn disconnect(cx: &Connection, reason: Option<DisconnectReason>) {
     for room in &rooms {
         leave::left(cx, room).await;
     }
+    // Rooms outside presence (the seed room), and any a late `join` job added meanwhile.
+    cx.app.members().leave_all(&cx.socket);
     if let Some((code, why)) = reason.and_then(refused_by_transport) {
         cx.app.metrics.refused(code, "transport");
         crate::refusal::refused(
