@@ -72,6 +72,17 @@ async fn a_client_that_stops_reading_is_disconnected_and_recovers_with_since() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(slow, 1, "the stalled client was disconnected as slow");
+    // Out of delivery's index at once (not only when its disconnect completes): the sender
+    // and the reader are the lobby's only members left.
+    let mut lobby = 0;
+    for _ in 0..50 {
+        lobby = server.app.members().count("lobby");
+        if lobby == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(lobby, 2, "the slow client left every room");
     drop(stalled);
 
     // Reconnect and recover everything after the first message, exactly once.

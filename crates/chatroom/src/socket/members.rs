@@ -102,6 +102,11 @@ impl Members {
         }
     }
 
+    /// How many local members `room` has (for tests and checks).
+    pub fn count(&self, room: &str) -> usize {
+        self.read().rooms.get(room).map_or(0, HashMap::len)
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, Index> {
         // Every change to the index is a few map operations; a panic in one leaves it usable.
         self.0
