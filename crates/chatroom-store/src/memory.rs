@@ -54,11 +54,21 @@ impl State {
             let Some(all) = self.rooms.get_mut(&name) else {
                 continue;
             };
-            let len = all.len();
+            // For each row: how many messages (not change rows) are this row or newer, as
+            // `--retention-per-room` counts them (see `sql::PER_ROOM_EDGE`).
+            let mut newer: Vec<usize> = all
+                .iter()
+                .rev()
+                .scan(0, |messages, m| {
+                    *messages += usize::from(m.change.is_none());
+                    Some(*messages)
+                })
+                .collect();
+            newer.reverse();
             let mut removed = Vec::new();
             let mut index = 0;
             all.retain(|m| {
-                let go = out.len() + removed.len() < batch && doomed(&name, len - index, m);
+                let go = out.len() + removed.len() < batch && doomed(&name, newer[index], m);
                 index += 1;
                 if go {
                     removed.push(Arc::clone(m));

@@ -156,9 +156,11 @@ pub const ROOMS: &str = "WITH RECURSIVE r(room) AS ( \
        SELECT (SELECT min(m.room) FROM messages m WHERE m.room > r.room) FROM r \
        WHERE r.room IS NOT NULL) \
      SELECT room FROM r WHERE room IS NOT NULL";
-/// The newest id of room $1 that is NOT kept when keeping $2 messages.
-pub const PER_ROOM_EDGE: &str =
-    "SELECT id FROM messages WHERE room = $1 ORDER BY id DESC LIMIT 1 OFFSET $2";
+/// The newest id of room $1 that is NOT kept when keeping $2 messages. Messages, not rows: a
+/// message's edits and reactions (change rows, newer than it) must not push it out; the change
+/// rows at or below the edge go with it.
+pub const PER_ROOM_EDGE: &str = "SELECT id FROM messages WHERE room = $1 AND kind = 'message' \
+     ORDER BY id DESC LIMIT 1 OFFSET $2";
 /// One batch of room $1 with id <= $2, at most $3 rows.
 pub const DELETE_PER_ROOM: &str = "DELETE FROM messages WHERE id IN ( \
        SELECT id FROM messages WHERE room = $1 AND id <= $2 ORDER BY id LIMIT $3) \

@@ -246,6 +246,7 @@ suite!(
     secrets_are_stable_and_per_name,
     purge_by_age,
     purge_per_room,
+    purge_per_room_counts_messages_not_changes,
     purge_by_age_and_per_room,
     purge_keeps_everything_without_policy,
     appends_during_purge_are_kept,
@@ -1091,6 +1092,45 @@ async fn purge_per_room(url: String) {
         .await
         .expect("kept");
     assert!(kept.duplicate && kept.message.id == a[24]);
+    store.close().await;
+}
+
+/// `--retention-per-room N` keeps the N newest *messages* with their edits and reactions: a
+/// busy message's reactions must not push the messages themselves out.
+async fn purge_per_room_counts_messages_not_changes(url: String) {
+    let (store, _feed) = open(&url).await;
+    let mut a = Vec::new();
+    for text in ["m0", "m1", "m2", "m3", "m4"] {
+        a.push(
+            store
+                .append(said("a", text, 1))
+                .await
+                .expect("said")
+                .message
+                .id,
+        );
+    }
+    for by in 1..=3 {
+        store
+            .append(change("a", ChangeKind::React, a[4], "👍", by))
+            .await
+            .expect("react");
+    }
+    store
+        .append(change("a", ChangeKind::Edit, a[3], "m3 edited", 1))
+        .await
+        .expect("edit");
+    let policy = RetentionPolicy {
+        max_age: None,
+        per_room: Some(2),
+    };
+    let report = purge(&store, policy, 100).await;
+    assert_eq!(report.removed, 3, "m0..m2 and nothing else: {report:?}");
+    let page = store.latest(&room("a"), 50).await.expect("a");
+    assert_eq!(ids(&page.messages), a[3..]);
+    assert_eq!(page.messages[0].text, "m3 edited");
+    assert_eq!(page.messages[1].reactions.len(), 1);
+    assert_eq!(page.messages[1].reactions[0].count, 3);
     store.close().await;
 }
 
