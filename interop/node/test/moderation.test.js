@@ -137,13 +137,17 @@ for (const kind of storeKinds()) {
       assert.ok(boss.connected);
     });
 
-    test('mute: send and chat message are refused with muted and retry_ms, only where muted', async () => {
+    test('mute: send, chat message, edit and react are refused with muted and retry_ms, only where muted', async () => {
       const r = room();
       const other = room();
       const mod = await as(`mod-${rand(4)}`, 'moderator');
       const name = `loud-${rand(4)}`;
       const loud = await as(name);
       for (const rr of [r, other]) assertOk(await call(loud, 'join', { room: rr }));
+      const said = await call(loud, 'send', { room: r, text: 'before the mute' });
+      assertOk(said);
+      const id = said.message.id;
+      assertOk(await call(loud, 'react', { id, emoji: '👍' }));
       const notice = withTimeout(new Promise((res) => loud.once('muted', res)), 10000, 'muted event');
       const answer = await call(mod, 'mute', { name, room: r, minutes: 2 });
       assertOk(answer);
@@ -151,6 +155,16 @@ for (const kind of storeKinds()) {
       const refused = await call(loud, 'send', { room: r, text: 'hello?' });
       assertRefused(refused, 'muted');
       assert.ok(refused.error.retry_ms > 100000 && refused.error.retry_ms <= 120000, JSON.stringify(refused));
+      // Editing and reacting are speaking too; taking words back (unreact, delete) is not.
+      assertRefused(await call(loud, 'edit', { id, text: 'sneaky' }), 'muted');
+      assertRefused(await call(loud, 'react', { id, emoji: '🎉' }), 'muted');
+      const history = await call(loud, 'history', { room: r });
+      assertOk(history);
+      const kept = history.messages.find((m) => m.id === id);
+      assert.equal(kept.text, 'before the mute');
+      assert.deepEqual(kept.reactions.map((x) => x.emoji), ['👍']);
+      assertOk(await call(loud, 'unreact', { id, emoji: '👍' }));
+      assertOk(await call(loud, 'delete', { id }));
       assertOk(await call(loud, 'send', { room: other, text: 'elsewhere is fine' }));
       // Everywhere, including the seed protocol's lobby message.
       assertOk(await call(mod, 'mute', { name, minutes: 1 }));

@@ -8,7 +8,7 @@ use crate::socket::inbox::Connection;
 use crate::socket::reply::Reply;
 use crate::socket::session::Metered;
 use chatroom_core::change::ChangeKind;
-use chatroom_core::{ChatError, Limits, NewMessage};
+use chatroom_core::{ChatError, Limits, NewMessage, RoomName};
 
 /// Handles `edit`.
 pub async fn on_edit(cx: &Connection, data: Option<serde_json::Value>, reply: Reply) {
@@ -24,6 +24,13 @@ async fn edit(cx: &Connection, data: Option<serde_json::Value>) -> Result<Sent, 
     // Only the author; moderators may delete others' messages, never put words in them.
     if target.user_id.as_ref() != Some(&cx.session.user_id) {
         return Err(ChatError::Forbidden);
+    }
+    // Changing one's words is speaking: a mute in the message's room refuses it (deleting
+    // one's own message stays allowed).
+    if let Ok(room) = RoomName::new(&target.room) {
+        cx.app
+            .moderation
+            .check_mute(&cx.session.user_id, &room, crate::clock::now_ms())?;
     }
     let author = Author {
         name: cx.session.name(),

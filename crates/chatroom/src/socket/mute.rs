@@ -1,6 +1,6 @@
-//! `mute {name, room?, minutes}` (moderators): that user's `send` and `chat message` (in
-//! `room`, or anywhere) are refused with `muted` and `retry_ms` until it ends; its connections
-//! get `muted`. See `crate::moderation`.
+//! `mute {name, room?, minutes}` (moderators): that user's `send`, `edit`, `react` and
+//! `chat message` (in `room`, or anywhere) are refused with `muted` and `retry_ms` until it ends;
+//! its connections get `muted`. See `crate::moderation`.
 
 use crate::moderation::{self, Actor};
 use crate::protocol::{self, MuteReq};

@@ -31,10 +31,15 @@ async fn react(
     check_emoji(&req.emoji)?;
     cx.session.check_rate(Metered::Message)?;
     let target = changes::target(&cx.app, req.id).await?;
-    let in_room = RoomName::new(&target.room)
-        .is_ok_and(|room| cx.app.presence().is_member(&room, &cx.socket.id));
-    if !in_room {
+    let room = RoomName::new(&target.room).map_err(|_| ChatError::NotInRoom)?;
+    if !cx.app.presence().is_member(&room, &cx.socket.id) {
         return Err(ChatError::NotInRoom);
+    }
+    // A reaction is a word in the room: muted users may not add one (taking one back is fine).
+    if kind == ChangeKind::React {
+        cx.app
+            .moderation
+            .check_mute(&cx.session.user_id, &room, crate::clock::now_ms())?;
     }
     let author = Author {
         name: cx.session.name(),

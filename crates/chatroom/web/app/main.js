@@ -326,6 +326,8 @@ function emitChange(event, payload, onOk) {
       too_many_reactions: 'This message has as many different reactions as it can take.',
       too_long: 'Too long: ' + (err.message || ''),
       empty: 'A message cannot be empty.',
+      muted: 'You are muted here; you can edit and react again in '
+        + Math.max(1, Math.ceil((Number(err.retry_ms) || 60000) / 60000)) + ' minutes.',
     }[err.code];
     showHint(why || err.message || err.code, 6000);
   });
