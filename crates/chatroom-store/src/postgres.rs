@@ -273,21 +273,7 @@ async fn targets(
     .bind(ids)
     .fetch_all(&mut *conn)
     .await?;
-    let mut by_message: HashMap<MessageId, Vec<_>> = HashMap::new();
-    for row in reactions {
-        by_message
-            .entry(row.message_id)
-            .or_default()
-            .push(row.into());
-    }
-    Ok(rows
-        .into_iter()
-        .map(Message::from)
-        .map(|m| {
-            let rows = by_message.remove(&m.id).unwrap_or_default();
-            (m.id, Target::new(m, rows))
-        })
-        .collect())
+    Ok(sql::targets(rows, reactions))
 }
 
 /// Removes our `schema=NAME` parameter from `url`; returns the rest and the schema.

@@ -2,8 +2,10 @@
 //! both read, in one place: a change to the schema or to a read then happens once, and the two
 //! engines cannot drift apart. Engine-specific statements stay in their backend modules.
 
+use crate::backend::Target;
 use chatroom_core::change::ReactionRow;
-use chatroom_core::{Change, ChangeKind, Message, UserId};
+use chatroom_core::{Change, ChangeKind, Message, MessageId, UserId};
+use std::collections::HashMap;
 
 /// A `messages` row as both SQL backends read it.
 #[derive(sqlx::FromRow)]
@@ -117,24 +119,42 @@ impl From<ReactionSqlRow> for ReactionRow {
 /// The columns [`ReactionSqlRow`] reads, for `SELECT`s of `reactions`.
 pub const REACTION_COLUMNS: &str = "message_id, emoji, user_id, name, ts";
 
+/// Reaction rows (any order, any messages) grouped by message id.
+fn by_message(rows: Vec<ReactionSqlRow>) -> HashMap<i64, Vec<ReactionRow>> {
+    let mut grouped: HashMap<i64, Vec<ReactionRow>> = HashMap::new();
+    for row in rows {
+        grouped.entry(row.message_id).or_default().push(row.into());
+    }
+    grouped
+}
+
 /// Gives each of `messages` its reactions out of `rows` (any order, any messages).
 pub(crate) fn attach_reactions(messages: &mut [Message], rows: Vec<ReactionSqlRow>) {
     if rows.is_empty() {
         return;
     }
-    let mut by_message: std::collections::HashMap<i64, Vec<ReactionRow>> =
-        std::collections::HashMap::new();
-    for row in rows {
-        by_message
-            .entry(row.message_id)
-            .or_default()
-            .push(row.into());
-    }
+    let by_message = by_message(rows);
     for m in messages {
         if let Some(rows) = by_message.get(&m.id) {
             m.reactions = chatroom_core::change::fold_reactions(rows);
         }
     }
+}
+
+/// The targets of a batch's changes, by id: each `found` message with its rows of `reactions`.
+pub(crate) fn targets(
+    found: Vec<MessageRow>,
+    reactions: Vec<ReactionSqlRow>,
+) -> HashMap<MessageId, Target> {
+    let mut reactions = by_message(reactions);
+    found
+        .into_iter()
+        .map(Message::from)
+        .map(|m| {
+            let rows = reactions.remove(&m.id).unwrap_or_default();
+            (m.id, Target::new(m, rows))
+        })
+        .collect()
 }
 
 /// Adds to a room's sequence counter (the new rows' count as `seq`) and returns the new

@@ -413,21 +413,7 @@ async fn targets(
     )
     .await?;
     let rows: Vec<ReactionSqlRow> = fetch_in(&mut *conn, &reactions_of(), ids).await?;
-    let mut reactions: HashMap<MessageId, Vec<_>> = HashMap::new();
-    for row in rows {
-        reactions
-            .entry(row.message_id)
-            .or_default()
-            .push(row.into());
-    }
-    Ok(found
-        .into_iter()
-        .map(Message::from)
-        .map(|m| {
-            let rows = reactions.remove(&m.id).unwrap_or_default();
-            (m.id, Target::new(m, rows))
-        })
-        .collect())
+    Ok(sql::targets(found, rows))
 }
 
 async fn insert_batch(
